@@ -1,0 +1,18 @@
+/* gs_atoms.c -- atoms used in messages, made once at driver init. */
+#include "gs_atoms.h"
+
+ErlDrvTermData am_gs, am_ok, am_error, am_tcp, am_tcp_closed,
+    am_tcp_error, am_tcp_passive, am_empty_out_q, am_gs_poll;
+
+void gs_atoms_init(void)
+{
+    am_gs = driver_mk_atom("$gen_socket");
+    am_ok = driver_mk_atom("ok");
+    am_error = driver_mk_atom("error");
+    am_tcp = driver_mk_atom("tcp");
+    am_tcp_closed = driver_mk_atom("tcp_closed");
+    am_tcp_error = driver_mk_atom("tcp_error");
+    am_tcp_passive = driver_mk_atom("tcp_passive");
+    am_empty_out_q = driver_mk_atom("empty_out_q");
+    am_gs_poll = driver_mk_atom("$gen_socket_poll");
+}

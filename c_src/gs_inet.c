@@ -1,0 +1,535 @@
+/* gs_inet.c -- inet_drv's control requests for a TCP socket. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+
+#include "gs_inet.h"
+#include "gs_packet.h"
+
+/* prim_inet's option numbers (inet_int.hrl) */
+#define INET_OPT_REUSEADDR   0
+#define INET_OPT_KEEPALIVE   1
+#define INET_OPT_DONTROUTE   2
+#define INET_OPT_LINGER      3
+#define INET_OPT_BROADCAST   4
+#define INET_OPT_OOBINLINE   5
+#define INET_OPT_SNDBUF      6
+#define INET_OPT_RCVBUF      7
+#define INET_OPT_PRIORITY    8
+#define INET_OPT_TOS         9
+#define TCP_OPT_NODELAY      10
+#define INET_OPT_IPV6_V6ONLY 16
+#define INET_LOPT_BUFFER     20
+#define INET_LOPT_HEADER     21
+#define INET_LOPT_ACTIVE     22
+#define INET_LOPT_PACKET     23
+#define INET_LOPT_MODE       24
+#define INET_LOPT_DELIVER    25
+#define INET_LOPT_EXITONCLOSE 26
+#define INET_LOPT_TCP_HIWTRMRK 27
+#define INET_LOPT_TCP_LOWTRMRK 28
+#define INET_LOPT_TCP_SEND_TIMEOUT 30
+#define INET_LOPT_TCP_DELAY_SEND 31
+#define INET_LOPT_PACKET_SIZE 32
+#define INET_LOPT_READ_PACKETS 33
+#define INET_OPT_RAW         34
+#define INET_LOPT_TCP_SEND_TIMEOUT_CLOSE 35
+#define INET_LOPT_MSGQ_HIWTRMRK 36
+#define INET_LOPT_MSGQ_LOWTRMRK 37
+#define INET_LOPT_TCP_SHOW_ECONNRESET 39
+#define INET_LOPT_LINE_DELIM 40
+
+#define INET_AF_INET  1
+#define INET_AF_INET6 2
+
+#define INET_STAT_RECV_CNT  1
+#define INET_STAT_RECV_MAX  2
+#define INET_STAT_RECV_AVG  3
+#define INET_STAT_RECV_DVI  4
+#define INET_STAT_SEND_CNT  5
+#define INET_STAT_SEND_MAX  6
+#define INET_STAT_SEND_AVG  7
+#define INET_STAT_SEND_PEND 8
+#define INET_STAT_RECV_OCT  9
+#define INET_STAT_SEND_OCT  10
+
+#define INET_SUBS_EMPTY_OUT_Q 1
+
+#define GS_MAX_BUFFER (64 * 1024 * 1024)
+
+/* ---- a growable list reply ----------------------------------------------- */
+
+typedef struct {
+    char *p;
+    ErlDrvSizeT len, cap;
+    char **rbuf;
+    int ok;
+} reply_buf;
+
+static void rb_init(reply_buf *r, char **rbuf, ErlDrvSizeT rsize)
+{
+    r->p = *rbuf;
+    r->cap = rsize;
+    r->len = 0;
+    r->rbuf = rbuf;
+    r->ok = 1;
+}
+
+static char *rb_room(reply_buf *r, ErlDrvSizeT n)
+{
+    if (!r->ok) return NULL;
+    if (r->len + n > r->cap) {
+        ErlDrvSizeT ncap = (r->len + n) * 2;
+        char *np = driver_alloc(ncap);
+        if (!np) { r->ok = 0; return NULL; }
+        memcpy(np, r->p, r->len);
+        if (r->p != *r->rbuf || r->cap > 0) {
+            if (r->p != *r->rbuf) driver_free(r->p);
+        }
+        r->p = np;
+        r->cap = ncap;
+    }
+    r->len += n;
+    return r->p + r->len - n;
+}
+
+static void rb_u8(reply_buf *r, unsigned v)
+{
+    char *p = rb_room(r, 1);
+    if (p) p[0] = (char)v;
+}
+
+static void rb_u16(reply_buf *r, unsigned v)
+{
+    char *p = rb_room(r, 2);
+    if (p) { p[0] = (char)(v >> 8); p[1] = (char)v; }
+}
+
+static void rb_u32(reply_buf *r, uint32_t v)
+{
+    char *p = rb_room(r, 4);
+    if (p) {
+        p[0] = (char)(v >> 24); p[1] = (char)(v >> 16);
+        p[2] = (char)(v >> 8); p[3] = (char)v;
+    }
+}
+
+static void rb_u64(reply_buf *r, uint64_t v)
+{
+    rb_u32(r, (uint32_t)(v >> 32));
+    rb_u32(r, (uint32_t)v);
+}
+
+static void rb_bytes(reply_buf *r, const void *b, ErlDrvSizeT n)
+{
+    char *p = rb_room(r, n);
+    if (p && n) memcpy(p, b, n);
+}
+
+static ErlDrvSSizeT rb_done(reply_buf *r)
+{
+    if (!r->ok) {
+        /* Out of memory: the reply falls back to the caller's buffer. */
+        if (r->p != *r->rbuf) driver_free(r->p);
+        return gs_inet_error(ENOMEM, r->rbuf, 0);
+    }
+    *r->rbuf = r->p;
+    return (ErlDrvSSizeT)r->len;
+}
+
+ErlDrvSSizeT gs_inet_error(int err, char **rbuf, ErlDrvSizeT rsize)
+{
+    const char *e = gs_errstr(err);
+    size_t n = strlen(e);
+    char *p = *rbuf;
+    if (n + 1 > rsize) {
+        p = driver_alloc(n + 1);
+        if (!p) return 0;
+        *rbuf = p;
+    }
+    p[0] = INET_REP_ERROR;
+    memcpy(p + 1, e, n);
+    return (ErlDrvSSizeT)(n + 1);
+}
+
+static ErlDrvSSizeT ok_reply(char **rbuf, ErlDrvSizeT rsize)
+{
+    (void)rsize;    /* rsize is at least 1 */
+    (*rbuf)[0] = INET_REP_OK;
+    return 1;
+}
+
+static int32_t get_i32(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (int32_t)(((uint32_t)u[0] << 24) | ((uint32_t)u[1] << 16) |
+                     ((uint32_t)u[2] << 8) | u[3]);
+}
+
+static int16_t get_i16(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (int16_t)(((unsigned)u[0] << 8) | u[1]);
+}
+
+/* ---- setopts --------------------------------------------------------------- */
+
+/* 0 on success, -1 for einval (as inet_drv: stop at the first bad one). */
+static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
+{
+    int old_active = s->active;
+
+    while (len >= 5) {
+        int opt = (unsigned char)*ptr++;
+        int ival = get_i32(ptr);
+        int proto = SOL_SOCKET, type = -1, propagate = 0;
+        const void *arg = &ival;
+        socklen_t argsz = sizeof ival;
+        struct linger li;
+
+        ptr += 4;
+        len -= 5;
+        switch (opt) {
+        case INET_LOPT_HEADER: s->hsz = ival; continue;
+        case INET_LOPT_MODE:
+            if (ival != GS_MODE_LIST && ival != GS_MODE_BINARY) return -1;
+            s->mode = ival;
+            continue;
+        case INET_LOPT_DELIVER: s->deliver = ival; continue;
+        case INET_LOPT_BUFFER:
+            if (ival < 1) ival = 1;
+            if (ival > GS_MAX_BUFFER) ival = GS_MAX_BUFFER;
+            s->bufsz = ival;
+            s->bufsz_set = 1;
+            continue;
+        case INET_LOPT_ACTIVE:
+            if (ival < 0 || ival > GS_MULTI) return -1;
+            if (ival == GS_MULTI) {
+                long ac;
+                if (len < 2) return -1;
+                ac = (long)s->active_count + get_i16(ptr);
+                ptr += 2;
+                len -= 2;
+                if (ac > 32767 || ac < -32768) return -1;
+                s->active = GS_MULTI;
+                s->active_count = ac < 0 ? 0 : (int)ac;
+                if (s->active_count == 0) {
+                    s->active = GS_PASSIVE;
+                    s->notify_passive = 1;
+                }
+            } else {
+                s->active = ival;
+                s->active_count = 0;
+            }
+            continue;
+        case INET_LOPT_PACKET:
+            if (!gs_packet_supported(ival)) return -1;
+            s->htype = ival;
+            continue;
+        case INET_LOPT_PACKET_SIZE: s->psize = (unsigned)ival; continue;
+        case INET_LOPT_EXITONCLOSE: s->exitf = ival; continue;
+        case INET_LOPT_TCP_HIWTRMRK:
+            if (ival < 0) ival = 0;
+            if (s->low > (size_t)ival) s->low = (size_t)ival;
+            s->high = (size_t)ival;
+            continue;
+        case INET_LOPT_TCP_LOWTRMRK:
+            if (ival < 0) ival = 0;
+            if (s->high < (size_t)ival) s->high = (size_t)ival;
+            s->low = (size_t)ival;
+            continue;
+        case INET_LOPT_MSGQ_HIWTRMRK:
+        case INET_LOPT_MSGQ_LOWTRMRK:
+            /* Our messages do not pass the socket port's queue. */
+            if (ival < 1) return -1;
+            continue;
+        case INET_LOPT_TCP_SEND_TIMEOUT: s->send_timeout = ival; continue;
+        case INET_LOPT_TCP_SEND_TIMEOUT_CLOSE:
+            s->send_timeout_close = ival;
+            continue;
+        case INET_LOPT_TCP_DELAY_SEND: s->delay_send = ival; continue;
+        case INET_LOPT_TCP_SHOW_ECONNRESET: s->show_econnreset = ival; continue;
+        case INET_LOPT_LINE_DELIM: s->delimiter = (char)ival; continue;
+        case INET_LOPT_READ_PACKETS: continue;
+        case INET_OPT_REUSEADDR: type = SO_REUSEADDR; break;
+        case INET_OPT_KEEPALIVE: type = SO_KEEPALIVE; break;
+        case INET_OPT_DONTROUTE: type = SO_DONTROUTE; break;
+        case INET_OPT_BROADCAST: type = SO_BROADCAST; break;
+        case INET_OPT_OOBINLINE: type = SO_OOBINLINE; break;
+        case INET_OPT_SNDBUF: type = SO_SNDBUF; break;
+        case INET_OPT_RCVBUF: type = SO_RCVBUF; break;
+        case INET_OPT_LINGER:
+            if (len < 4) return -1;
+            li.l_onoff = ival;
+            li.l_linger = get_i32(ptr);
+            ptr += 4;
+            len -= 4;
+            arg = &li;
+            argsz = sizeof li;
+            type = SO_LINGER;
+            break;
+        case INET_OPT_PRIORITY: type = SO_PRIORITY; propagate = 1; break;
+        case INET_OPT_TOS: proto = SOL_IP; type = IP_TOS; propagate = 1; break;
+        case TCP_OPT_NODELAY: proto = IPPROTO_TCP; type = TCP_NODELAY; break;
+        case INET_OPT_IPV6_V6ONLY:
+            proto = IPPROTO_IPV6; type = IPV6_V6ONLY; propagate = 1;
+            break;
+        case INET_OPT_RAW: {
+            int rlen;
+            if (len < 8) return -1;
+            proto = ival;
+            type = get_i32(ptr);
+            rlen = get_i32(ptr + 4);
+            ptr += 8;
+            len -= 8;
+            if (rlen < 0 || (ErlDrvSizeT)rlen > len) return -1;
+            arg = ptr;
+            argsz = (socklen_t)rlen;
+            ptr += rlen;
+            len -= (ErlDrvSizeT)rlen;
+            break;
+        }
+        default:
+            return -1;
+        }
+        if (setsockopt(s->fd, proto, type, arg, argsz) < 0 && propagate)
+            return -1;
+        if (type == SO_RCVBUF && proto == SOL_SOCKET && ival > s->bufsz)
+            s->bufsz = ival;    /* as inet_drv: buffer >= recbuf */
+    }
+    if (len != 0) return -1;
+    gs_socket_options_changed(s, old_active);
+    return 0;
+}
+
+/* ---- getopts --------------------------------------------------------------- */
+
+static int sock_getint(gs_socket *s, int proto, int type, int *v)
+{
+    socklen_t l = sizeof *v;
+    *v = 0;
+    return getsockopt(s->fd, proto, type, v, &l);
+}
+
+static ErlDrvSSizeT getopts(gs_socket *s, const char *buf, ErlDrvSizeT len,
+                            char **rbuf, ErlDrvSizeT rsize)
+{
+    reply_buf r;
+    rb_init(&r, rbuf, rsize);
+    rb_u8(&r, INET_REP_OK);
+
+    while (len > 0) {
+        int opt = (unsigned char)*buf++;
+        int proto = SOL_SOCKET, type, v;
+        len--;
+        switch (opt) {
+        case INET_LOPT_BUFFER: rb_u8(&r, opt); rb_u32(&r, s->bufsz); continue;
+        case INET_LOPT_HEADER: rb_u8(&r, opt); rb_u32(&r, s->hsz); continue;
+        case INET_LOPT_MODE: rb_u8(&r, opt); rb_u32(&r, s->mode); continue;
+        case INET_LOPT_DELIVER: rb_u8(&r, opt); rb_u32(&r, s->deliver); continue;
+        case INET_LOPT_ACTIVE:
+            rb_u8(&r, opt);
+            rb_u32(&r, s->active);
+            if (s->active == GS_MULTI) rb_u16(&r, (unsigned)s->active_count);
+            continue;
+        case INET_LOPT_PACKET: rb_u8(&r, opt); rb_u32(&r, s->htype); continue;
+        case INET_LOPT_PACKET_SIZE: rb_u8(&r, opt); rb_u32(&r, s->psize); continue;
+        case INET_LOPT_EXITONCLOSE: rb_u8(&r, opt); rb_u32(&r, s->exitf); continue;
+        case INET_LOPT_TCP_HIWTRMRK: rb_u8(&r, opt); rb_u32(&r, (uint32_t)s->high); continue;
+        case INET_LOPT_TCP_LOWTRMRK: rb_u8(&r, opt); rb_u32(&r, (uint32_t)s->low); continue;
+        case INET_LOPT_MSGQ_HIWTRMRK:
+        case INET_LOPT_MSGQ_LOWTRMRK:
+            rb_u8(&r, opt); rb_u32(&r, 1); continue;   /* as inet_drv */
+        case INET_LOPT_TCP_SEND_TIMEOUT:
+            rb_u8(&r, opt); rb_u32(&r, (uint32_t)s->send_timeout); continue;
+        case INET_LOPT_TCP_SEND_TIMEOUT_CLOSE:
+            rb_u8(&r, opt); rb_u32(&r, s->send_timeout_close); continue;
+        case INET_LOPT_TCP_DELAY_SEND:
+            rb_u8(&r, opt); rb_u32(&r, s->delay_send); continue;
+        case INET_LOPT_TCP_SHOW_ECONNRESET:
+            rb_u8(&r, opt); rb_u32(&r, s->show_econnreset); continue;
+        case INET_LOPT_LINE_DELIM:
+            rb_u8(&r, opt); rb_u32(&r, (unsigned char)s->delimiter); continue;
+        case INET_OPT_REUSEADDR: type = SO_REUSEADDR; break;
+        case INET_OPT_KEEPALIVE: type = SO_KEEPALIVE; break;
+        case INET_OPT_DONTROUTE: type = SO_DONTROUTE; break;
+        case INET_OPT_BROADCAST: type = SO_BROADCAST; break;
+        case INET_OPT_OOBINLINE: type = SO_OOBINLINE; break;
+        case INET_OPT_SNDBUF: type = SO_SNDBUF; break;
+        case INET_OPT_RCVBUF: type = SO_RCVBUF; break;
+        case INET_OPT_PRIORITY: type = SO_PRIORITY; break;
+        case INET_OPT_TOS: proto = SOL_IP; type = IP_TOS; break;
+        case TCP_OPT_NODELAY: proto = IPPROTO_TCP; type = TCP_NODELAY; break;
+        case INET_OPT_IPV6_V6ONLY: proto = IPPROTO_IPV6; type = IPV6_V6ONLY; break;
+        case INET_OPT_LINGER: {
+            struct linger li;
+            socklen_t l = sizeof li;
+            if (getsockopt(s->fd, SOL_SOCKET, SO_LINGER, &li, &l) < 0)
+                continue;
+            rb_u8(&r, opt);
+            rb_u32(&r, (uint32_t)li.l_onoff);
+            rb_u32(&r, (uint32_t)li.l_linger);
+            continue;
+        }
+        case INET_OPT_RAW: {
+            int rproto, rtype, provided, rlen;
+            char data[1024];
+            socklen_t l;
+            if (len < 13) goto bad;
+            rproto = get_i32(buf);
+            rtype = get_i32(buf + 4);
+            provided = (unsigned char)buf[8];
+            rlen = get_i32(buf + 9);
+            buf += 13;
+            len -= 13;
+            if (rlen < 0 || rlen > (int)sizeof data) goto bad;
+            memset(data, 0, sizeof data);
+            if (provided) {
+                if ((ErlDrvSizeT)rlen > len) goto bad;
+                memcpy(data, buf, (size_t)rlen);
+                buf += rlen;
+                len -= (ErlDrvSizeT)rlen;
+            }
+            l = (socklen_t)rlen;
+            if (getsockopt(s->fd, rproto, rtype, data, &l) < 0)
+                continue;
+            rb_u8(&r, opt);
+            rb_u32(&r, (uint32_t)rproto);
+            rb_u32(&r, (uint32_t)rtype);
+            rb_u32(&r, (uint32_t)l);
+            rb_bytes(&r, data, l);
+            continue;
+        }
+        default:
+            goto bad;
+        }
+        if (sock_getint(s, proto, type, &v) < 0)
+            continue;   /* as inet_drv: an option the OS refuses is left out */
+        rb_u8(&r, opt);
+        rb_u32(&r, (uint32_t)v);
+    }
+    return rb_done(&r);
+bad:
+    if (r.p != *rbuf) driver_free(r.p);
+    return gs_inet_error(EINVAL, rbuf, rsize);
+}
+
+/* ---- names, statistics ------------------------------------------------------ */
+
+static ErlDrvSSizeT name_reply(gs_socket *s, int peer, char **rbuf,
+                               ErlDrvSizeT rsize)
+{
+    struct sockaddr_storage ss;
+    socklen_t l = sizeof ss;
+    reply_buf r;
+    int rc;
+
+    if (s->fd < 0) return gs_inet_error(EINVAL, rbuf, rsize);
+    rc = peer ? getpeername(s->fd, (struct sockaddr *)&ss, &l)
+              : getsockname(s->fd, (struct sockaddr *)&ss, &l);
+    if (rc < 0) return gs_inet_error(errno, rbuf, rsize);
+    rb_init(&r, rbuf, rsize);
+    rb_u8(&r, INET_REP_OK);
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        rb_u8(&r, INET_AF_INET);
+        rb_u16(&r, ntohs(in->sin_port));
+        rb_bytes(&r, &in->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        rb_u8(&r, INET_AF_INET6);
+        rb_u16(&r, ntohs(in6->sin6_port));
+        rb_bytes(&r, &in6->sin6_addr, 16);
+    } else {
+        if (r.p != *rbuf) driver_free(r.p);
+        return gs_inet_error(EINVAL, rbuf, rsize);
+    }
+    return rb_done(&r);
+}
+
+static ErlDrvSSizeT getstat(gs_socket *s, const char *buf, ErlDrvSizeT len,
+                            char **rbuf, ErlDrvSizeT rsize)
+{
+    reply_buf r;
+    rb_init(&r, rbuf, rsize);
+    rb_u8(&r, INET_REP_OK);
+    while (len-- > 0) {
+        int st = (unsigned char)*buf++;
+        rb_u8(&r, st);
+        switch (st) {
+        case INET_STAT_RECV_CNT: rb_u32(&r, (uint32_t)s->recv_cnt); break;
+        case INET_STAT_RECV_MAX: rb_u32(&r, (uint32_t)s->recv_max); break;
+        case INET_STAT_RECV_AVG: rb_u32(&r, (uint32_t)s->recv_avg); break;
+        case INET_STAT_RECV_DVI: rb_u32(&r, (uint32_t)s->recv_dvi); break;
+        case INET_STAT_SEND_CNT: rb_u32(&r, (uint32_t)s->send_cnt); break;
+        case INET_STAT_SEND_MAX: rb_u32(&r, (uint32_t)s->send_max); break;
+        case INET_STAT_SEND_AVG: rb_u32(&r, (uint32_t)s->send_avg); break;
+        case INET_STAT_SEND_PEND: rb_u32(&r, (uint32_t)s->sq.bytes); break;
+        case INET_STAT_RECV_OCT: rb_u64(&r, s->recv_oct); break;
+        case INET_STAT_SEND_OCT: rb_u64(&r, s->send_oct); break;
+        default:
+            if (r.p != *rbuf) driver_free(r.p);
+            return gs_inet_error(EINVAL, rbuf, rsize);
+        }
+    }
+    return rb_done(&r);
+}
+
+static ErlDrvSSizeT subscribe(gs_socket *s, const char *buf, ErlDrvSizeT len,
+                              char **rbuf, ErlDrvSizeT rsize,
+                              ErlDrvTermData caller)
+{
+    reply_buf r;
+    rb_init(&r, rbuf, rsize);
+    rb_u8(&r, INET_REP_OK);
+    while (len-- > 0) {
+        if ((unsigned char)*buf++ != INET_SUBS_EMPTY_OUT_Q) {
+            if (r.p != *rbuf) driver_free(r.p);
+            return gs_inet_error(EINVAL, rbuf, rsize);
+        }
+        rb_u8(&r, INET_SUBS_EMPTY_OUT_Q);
+        rb_u32(&r, (uint32_t)gs_socket_subscribe_empty(s, caller));
+    }
+    return rb_done(&r);
+}
+
+ErlDrvSSizeT gs_inet_control(gs_socket *s, unsigned cmd, const char *buf,
+                             ErlDrvSizeT len, char **rbuf,
+                             ErlDrvSizeT rsize, ErlDrvTermData caller)
+{
+    switch (cmd) {
+    case INET_REQ_SETOPTS:
+        if (setopts(s, buf, len) < 0) {
+            /* options before the failing one stay applied, as in
+             * inet_drv; a change of 'active' must still take effect */
+            gs_socket_options_changed(s, s->active);
+            return gs_inet_error(EINVAL, rbuf, rsize);
+        }
+        return ok_reply(rbuf, rsize);
+    case INET_REQ_GETOPTS:
+        return getopts(s, buf, len, rbuf, rsize);
+    case INET_REQ_PEER:
+        if (s->state != GS_ST_CONNECTED)
+            return gs_inet_error(ENOTCONN, rbuf, rsize);
+        return name_reply(s, 1, rbuf, rsize);
+    case INET_REQ_NAME:
+        return name_reply(s, 0, rbuf, rsize);
+    case INET_REQ_GETSTAT:
+        return getstat(s, buf, len, rbuf, rsize);
+    case INET_REQ_SUBSCRIBE:
+        return subscribe(s, buf, len, rbuf, rsize, caller);
+    case INET_REQ_GETFD: {
+        reply_buf r;
+        if (s->fd < 0) return gs_inet_error(EINVAL, rbuf, rsize);
+        rb_init(&r, rbuf, rsize);
+        rb_u8(&r, INET_REP_OK);
+        rb_u32(&r, (uint32_t)s->fd);
+        return rb_done(&r);
+    }
+    default:
+        return gs_inet_error(EINVAL, rbuf, rsize);
+    }
+}

@@ -1,0 +1,373 @@
+/* gs_pollset.c -- a libev loop per scheduler, a watcher thread that blocks
+ * in it while idle, and the hand-over to the scheduler side.
+ *
+ * The watcher thread never runs socket callbacks: when epoll reports events
+ * it parks and writes one byte to a self-pipe that the poller port has
+ * driver_select'ed.  The poller process then drives the loop with
+ * non-blocking rounds (gs_pollset_poll) on its own scheduler and hands it
+ * back (gs_pollset_handback) after a few empty rounds.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+#include "gs_pollset.h"
+#include "gs_socket.h"
+
+/* Set in the watcher thread only: the invoke callback must know which
+ * thread it runs on, or the scheduler would signal itself and hang. */
+static __thread int on_watcher_thread;
+
+static ErlDrvMutex *reg_mtx;
+static gs_pollset *reg[GS_MAX_POLLSETS + 1];
+static int reg_max;             /* highest index ever registered */
+static int reg_policy = 1;
+static unsigned reg_rr;
+
+/* ---- registry ---------------------------------------------------------- */
+
+int gs_registry_init(void)
+{
+    reg_mtx = erl_drv_mutex_create("gen_socket_registry");
+    return reg_mtx ? 0 : -1;
+}
+
+void gs_registry_finish(void)
+{
+    if (reg_mtx) erl_drv_mutex_destroy(reg_mtx);
+    reg_mtx = NULL;
+}
+
+void gs_registry_set_policy(int policy)
+{
+    erl_drv_mutex_lock(reg_mtx);
+    reg_policy = policy;
+    erl_drv_mutex_unlock(reg_mtx);
+}
+
+int gs_registry_policy(void)
+{
+    return reg_policy;
+}
+
+static int registry_add(gs_pollset *ps)
+{
+    int ok = 0;
+    erl_drv_mutex_lock(reg_mtx);
+    if (ps->index >= 1 && ps->index <= GS_MAX_POLLSETS && !reg[ps->index]) {
+        reg[ps->index] = ps;
+        if (ps->index > reg_max) reg_max = ps->index;
+        ok = 1;
+    }
+    erl_drv_mutex_unlock(reg_mtx);
+    return ok;
+}
+
+static void registry_remove(gs_pollset *ps)
+{
+    erl_drv_mutex_lock(reg_mtx);
+    if (reg[ps->index] == ps) reg[ps->index] = NULL;
+    erl_drv_mutex_unlock(reg_mtx);
+}
+
+gs_pollset *gs_registry_pick(int cur_sched)
+{
+    gs_pollset *best = NULL;
+    int i, n = 0;
+
+    erl_drv_mutex_lock(reg_mtx);
+    for (i = 1; i <= reg_max; i++)
+        if (reg[i]) n++;
+    if (n == 0) goto out;
+
+    switch (reg_policy) {
+    case 0:     /* the caller's scheduler's pollset */
+        if (cur_sched >= 1 && cur_sched <= reg_max && reg[cur_sched])
+            best = reg[cur_sched];
+        break;
+    case 2: {   /* round robin */
+        unsigned k = reg_rr++ % (unsigned)n;
+        for (i = 1; i <= reg_max; i++)
+            if (reg[i] && k-- == 0) { best = reg[i]; break; }
+        break;
+    }
+    default:    /* least loaded; ties go to the caller's own scheduler */
+        for (i = 1; i <= reg_max; i++) {
+            gs_pollset *p = reg[i];
+            if (!p) continue;
+            if (!best || p->nsockets < best->nsockets ||
+                (p->nsockets == best->nsockets && i == cur_sched))
+                best = p;
+        }
+        break;
+    }
+    if (!best)  /* policy 0 from a scheduler without a pollset */
+        for (i = 1; i <= reg_max && !best; i++)
+            best = reg[i];
+    /* Counted now, so that a burst of opens spreads evenly. */
+    __sync_add_and_fetch(&best->nsockets, 1);
+    gs_pollset_ref(best);
+out:
+    erl_drv_mutex_unlock(reg_mtx);
+    return best;
+}
+
+/* ---- libev hooks --------------------------------------------------------- */
+
+/* The watcher releases the mutex only around epoll_wait, so that sockets
+ * can arm watchers meanwhile.  Scheduler-side rounds keep it: they do not
+ * block, and the socket ops would only contend. */
+static void loop_release(struct ev_loop *loop)
+{
+    gs_pollset *ps = ev_userdata(loop);
+    if (!on_watcher_thread) return;
+    ps->watcher_blocked = 1;
+    /* An event fed while we were not blocked (ev_feed_event) is pending
+     * but unknown to epoll: make epoll_wait return at once. */
+    if (ev_pending_count(loop) > 0)
+        gs_pollset_wake(ps);
+    erl_drv_mutex_unlock(ps->mtx);
+}
+
+static void loop_acquire(struct ev_loop *loop)
+{
+    gs_pollset *ps = ev_userdata(loop);
+    if (!on_watcher_thread) return;
+    erl_drv_mutex_lock(ps->mtx);
+    ps->watcher_blocked = 0;
+}
+
+static void loop_invoke(struct ev_loop *loop)
+{
+    gs_pollset *ps = ev_userdata(loop);
+    unsigned n;
+    ssize_t w;
+
+    if (!on_watcher_thread) {
+        ev_invoke_pending(loop);
+        return;
+    }
+    n = ev_pending_count(loop);
+    if (n == 0)
+        return;
+    /* Our own wake-up alone is no reason to hand over: it only made the
+     * watcher re-read its watcher set.  Its callback is safe here. */
+    if (n == 1 && ev_is_pending(&ps->wake_io)) {
+        ev_invoke_pending(loop);
+        return;
+    }
+    ps->state = PS_PARKED;
+    ps->wakeups++;
+    do {
+        w = write(ps->sig_wr, "!", 1);
+    } while (w < 0 && errno == EINTR);
+    /* EAGAIN: a byte is already waiting; one is enough. */
+}
+
+static void wake_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    gs_pollset *ps = w->data;
+    uint64_t v;
+    (void)loop; (void)revents;
+    while (read(ps->wake_fd, &v, sizeof v) < 0 && errno == EINTR)
+        ;
+    ps->wake_pending = 0;
+}
+
+static void *watcher_main(void *arg)
+{
+    gs_pollset *ps = arg;
+    on_watcher_thread = 1;
+    erl_drv_mutex_lock(ps->mtx);
+    while (!ps->stopping) {
+        if (ps->state == PS_WATCHING)
+            ev_run(ps->loop, EVRUN_ONCE);
+        else
+            erl_drv_cond_wait(ps->cond, ps->mtx);
+    }
+    erl_drv_mutex_unlock(ps->mtx);
+    return NULL;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+gs_pollset *gs_pollset_create(int index, ErlDrvPort port)
+{
+    gs_pollset *ps = driver_alloc(sizeof *ps);
+    int p[2];
+    char name[32];
+
+    if (!ps) return NULL;
+    memset(ps, 0, sizeof *ps - sizeof ps->scratch);
+    ps->index = index;
+    ps->port = port;
+    ps->port_term = driver_mk_port(port);
+    ps->refc = 1;
+    ps->sig_rd = ps->sig_wr = ps->wake_fd = -1;
+
+    if (pipe(p) < 0) goto fail;
+    ps->sig_rd = p[0];
+    ps->sig_wr = p[1];
+    if (set_nonblock(p[0]) < 0 || set_nonblock(p[1]) < 0) goto fail;
+    fcntl(p[0], F_SETFD, FD_CLOEXEC);
+    fcntl(p[1], F_SETFD, FD_CLOEXEC);
+    ps->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ps->wake_fd < 0) goto fail;
+
+    ps->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+    if (!ps->loop) goto fail;
+    ev_set_userdata(ps->loop, ps);
+    ev_set_loop_release_cb(ps->loop, loop_release, loop_acquire);
+    ev_set_invoke_pending_cb(ps->loop, loop_invoke);
+    ev_io_init(&ps->wake_io, wake_cb, ps->wake_fd, EV_READ);
+    ps->wake_io.data = ps;
+    ev_io_start(ps->loop, &ps->wake_io);
+    /* The wake watcher must not keep a loop alive on its own account. */
+
+    snprintf(name, sizeof name, "gs_pollset_%d", index);
+    ps->mtx = erl_drv_mutex_create(name);
+    ps->cond = erl_drv_cond_create(name);
+    if (!ps->mtx || !ps->cond) goto fail;
+    ps->state = PS_WATCHING;
+
+    if (!registry_add(ps)) goto fail;
+    if (erl_drv_thread_create(name, &ps->tid, watcher_main, ps, NULL) != 0) {
+        registry_remove(ps);
+        goto fail;
+    }
+    return ps;
+
+fail:
+    if (ps->loop) ev_loop_destroy(ps->loop);
+    if (ps->mtx) erl_drv_mutex_destroy(ps->mtx);
+    if (ps->cond) erl_drv_cond_destroy(ps->cond);
+    if (ps->sig_rd >= 0) close(ps->sig_rd);
+    if (ps->sig_wr >= 0) close(ps->sig_wr);
+    if (ps->wake_fd >= 0) close(ps->wake_fd);
+    driver_free(ps);
+    return NULL;
+}
+
+void gs_pollset_ref(gs_pollset *ps)
+{
+    __sync_add_and_fetch(&ps->refc, 1);
+}
+
+void gs_pollset_unref(gs_pollset *ps)
+{
+    if (__sync_sub_and_fetch(&ps->refc, 1) != 0)
+        return;
+    /* Last reference: the watcher is joined and no socket is attached. */
+    ev_io_stop(ps->loop, &ps->wake_io);
+    ev_loop_destroy(ps->loop);
+    close(ps->wake_fd);
+    close(ps->sig_wr);
+    erl_drv_mutex_destroy(ps->mtx);
+    erl_drv_cond_destroy(ps->cond);
+    driver_free(ps);
+}
+
+void gs_pollset_wake(gs_pollset *ps)
+{
+    uint64_t one = 1;
+    ssize_t w;
+    if (ps->state != PS_WATCHING || !ps->watcher_blocked || ps->wake_pending)
+        return;
+    ps->wake_pending = 1;
+    do {
+        w = write(ps->wake_fd, &one, sizeof one);
+    } while (w < 0 && errno == EINTR);
+}
+
+/* Poller port stop.  Every socket still attached learns that its waits are
+ * over ({error, closed}); the sockets keep their references and release
+ * them when their own ports stop.  sig_rd is closed by stop_select. */
+void gs_pollset_destroy(gs_pollset *ps)
+{
+    gs_socket *s;
+
+    registry_remove(ps);
+    erl_drv_mutex_lock(ps->mtx);
+    ps->stopping = 1;
+    ps->dead = 1;
+    for (s = ps->sockets; s; s = s->next)
+        gs_socket_pollset_died(s);
+    ps->state = PS_WATCHING;
+    ps->wake_pending = 0;
+    gs_pollset_wake(ps);
+    erl_drv_cond_broadcast(ps->cond);
+    erl_drv_mutex_unlock(ps->mtx);
+    erl_drv_thread_join(ps->tid, NULL);
+    driver_select(ps->port, (ErlDrvEvent)(long)ps->sig_rd,
+                  ERL_DRV_READ | ERL_DRV_USE, 0);
+    gs_pollset_unref(ps);
+}
+
+void gs_pollset_drain_signal(gs_pollset *ps)
+{
+    char buf[64];
+    while (read(ps->sig_rd, buf, sizeof buf) > 0)
+        ;
+}
+
+long gs_pollset_poll(gs_pollset *ps)
+{
+    long n;
+    erl_drv_mutex_lock(ps->mtx);
+    if (ps->state == PS_PARKED)
+        ps->state = PS_DRIVEN;
+    if (ps->state != PS_DRIVEN || ps->dead) {
+        erl_drv_mutex_unlock(ps->mtx);
+        return -1;
+    }
+    ps->round_events = 0;
+    ev_run(ps->loop, EVRUN_NOWAIT);
+    n = (long)ps->round_events;
+    ps->events += ps->round_events;
+    ps->rounds++;
+    erl_drv_mutex_unlock(ps->mtx);
+    return n;
+}
+
+/* Returns 1 if the loop went back to the watcher, 0 if events arrived
+ * meanwhile (fed by a socket op) and the caller must keep driving. */
+int gs_pollset_handback(gs_pollset *ps)
+{
+    int done = 0;
+    erl_drv_mutex_lock(ps->mtx);
+    if (ps->state == PS_DRIVEN && ev_pending_count(ps->loop) == 0) {
+        ps->state = PS_WATCHING;
+        erl_drv_cond_signal(ps->cond);
+        done = 1;
+    } else if (ps->state != PS_DRIVEN) {
+        done = 1;
+    }
+    erl_drv_mutex_unlock(ps->mtx);
+    return done;
+}
+
+void gs_pollset_attach(gs_pollset *ps, gs_socket *s)
+{
+    s->prev = NULL;
+    s->next = ps->sockets;
+    if (ps->sockets) ps->sockets->prev = s;
+    ps->sockets = s;
+}
+
+void gs_pollset_detach(gs_pollset *ps, gs_socket *s)
+{
+    if (s->prev) s->prev->next = s->next;
+    else if (ps->sockets == s) ps->sockets = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}

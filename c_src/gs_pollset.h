@@ -1,0 +1,82 @@
+/* gs_pollset.h -- one libev loop per scheduler, with its watcher thread.
+ *
+ * A pollset is always in exactly one state, changed only under ps->mtx:
+ *
+ *   WATCHING  the watcher thread owns the loop and blocks in epoll_wait;
+ *   PARKED    events are pending; the watcher wrote a byte to the self-pipe
+ *             and waits on ps->cond; nobody runs the loop;
+ *   DRIVEN    the poller port (on its scheduler) runs non-blocking ev_run
+ *             rounds; the callbacks (recv/send/accept/connect) run there.
+ *
+ * Only the owner of the current state calls ev_run; two threads in one
+ * libev loop abort the VM.  See doc/design-notes.md.
+ */
+#ifndef GS_POLLSET_H
+#define GS_POLLSET_H
+
+#include <ev.h>
+#include "gs_compat.h"
+
+#define GS_MAX_POLLSETS 1024
+#define GS_SCRATCH_SIZE (64 * 1024)
+
+typedef enum { PS_WATCHING, PS_PARKED, PS_DRIVEN } gs_ps_state;
+
+struct gs_socket;
+
+typedef struct gs_pollset {
+    int index;                  /* 1..N; the scheduler it serves */
+    struct ev_loop *loop;
+    ErlDrvMutex *mtx;           /* guards the loop and all attached sockets */
+    ErlDrvCond *cond;           /* watcher parks here */
+    ErlDrvTid tid;
+    gs_ps_state state;
+    int stopping;               /* watcher thread must exit */
+    int dead;                   /* poller port gone: no more dispatch */
+    int watcher_blocked;        /* watcher is inside epoll_wait */
+    int wake_pending;           /* a wake-up byte is in wake_fd */
+    int sig_rd, sig_wr;         /* self-pipe, watcher -> poller port */
+    int wake_fd;                /* eventfd, anyone -> watcher */
+    ev_io wake_io;
+    ErlDrvPort port;            /* the poller port */
+    ErlDrvTermData port_term;
+    long refc;                  /* registry + attached sockets */
+    long nsockets;              /* attached sockets (read unlocked by policy) */
+    struct gs_socket *sockets;  /* attached sockets, for teardown */
+    /* counters, for gen_socket:info() */
+    unsigned long rounds;       /* POLL rounds run on the scheduler side */
+    unsigned long wakeups;      /* times the watcher signalled the poller */
+    unsigned long events;       /* socket callbacks run */
+    unsigned long round_events; /* callbacks in the current round */
+    char scratch[GS_SCRATCH_SIZE]; /* read buffer, used under mtx only */
+} gs_pollset;
+
+/* Registry of live pollsets and the binding policy (driver-global). */
+int  gs_registry_init(void);
+void gs_registry_finish(void);
+void gs_registry_set_policy(int policy);
+int  gs_registry_policy(void);
+/* Picks a pollset for a new socket by the policy; cur_sched is the
+ * caller's scheduler.  Returns it referenced, or NULL if none runs. */
+gs_pollset *gs_registry_pick(int cur_sched);
+
+/* Lifecycle, called by the poller port. */
+gs_pollset *gs_pollset_create(int index, ErlDrvPort port);
+void gs_pollset_destroy(gs_pollset *ps);  /* poller port stop */
+void gs_pollset_ref(gs_pollset *ps);
+void gs_pollset_unref(gs_pollset *ps);
+
+/* Scheduler side: one non-blocking round.  Returns the number of socket
+ * callbacks run, or -1 if this pollset is not in a state we may drive. */
+long gs_pollset_poll(gs_pollset *ps);
+int  gs_pollset_handback(gs_pollset *ps);
+void gs_pollset_drain_signal(gs_pollset *ps);
+
+/* With ps->mtx held: make a watcher change take effect now. */
+void gs_pollset_wake(gs_pollset *ps);
+
+/* Attach/detach a socket to the teardown list (ps->mtx held). */
+void gs_pollset_attach(gs_pollset *ps, struct gs_socket *s);
+void gs_pollset_detach(gs_pollset *ps, struct gs_socket *s);
+
+#endif

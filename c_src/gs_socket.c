@@ -1,0 +1,1154 @@
+/* gs_socket.c -- a socket's I/O: reads and framing, active delivery,
+ * the send queue, accept and connect, and their completion messages.
+ *
+ * Two contexts call in here, both with the pollset mutex held:
+ *  - the socket port's callbacks (synchronous fast paths; messages they
+ *    send go out with the socket port as sender, and only to a caller
+ *    that waits for exactly that reply);
+ *  - pollset dispatch (libev callbacks run by the poller port on its
+ *    scheduler); every asynchronous message to an owner goes out from
+ *    there, with the poller port as sender, so their order is kept.
+ * No driver call here ever targets a port other than the one whose
+ * callback runs (driver_create_port takes the running port as creator).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "gs_socket.h"
+#include "gs_packet.h"
+#include "gs_atoms.h"
+
+#define GS_READ_MIN     4096
+#define GS_ACTIVE_BUDGET 16     /* packets per socket per dispatch round */
+#define GS_IOV_MAX      64
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents);
+static void on_writable(struct ev_loop *loop, ev_io *w, int revents);
+static void update_read_watch(gs_socket *s);
+
+/* ---- errors -------------------------------------------------------------- */
+
+const char *gs_errstr(int err)
+{
+    if (err == GS_ECLOSED) return "closed";
+    if (err == GS_ETIMEOUT) return "timeout";
+    if (err == EMSGSIZE) return "emsgsize";
+    return erl_errno_id(err);
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+gs_socket *gs_socket_new(ErlDrvPort port)
+{
+    gs_socket *s = driver_alloc(sizeof *s);
+    if (!s) return NULL;
+    memset(s, 0, sizeof *s);
+    s->refc = 1;
+    s->fd = -1;
+    s->port = port;
+    if (port) s->port_term = driver_mk_port(port);
+    /* inet_drv's defaults; gen_socket's own defaults (binary, passive)
+     * are applied by the Erlang side through setopts, as for gen_tcp. */
+    s->active = GS_ACTIVE;
+    s->mode = GS_MODE_LIST;
+    s->htype = 0;
+    s->exitf = 1;
+    s->delimiter = '\n';
+    s->bufsz = 1460;
+    s->deliver = 1;
+    s->send_timeout = -1;
+    s->high = 8192;
+    s->low = 4096;
+    s->read_size = GS_READ_MIN;
+    ev_init(&s->rio, on_readable);
+    ev_init(&s->wio, on_writable);
+    s->rio.data = s->wio.data = s;
+    return s;
+}
+
+void gs_socket_ref(gs_socket *s)
+{
+    __sync_add_and_fetch(&s->refc, 1);
+}
+
+static void sendq_clear(gs_sendq *q);
+
+void gs_socket_unref(gs_socket *s)
+{
+    if (__sync_sub_and_fetch(&s->refc, 1) != 0)
+        return;
+    sendq_clear(&s->sq);
+    if (s->sq.ents) driver_free(s->sq.ents);
+    if (s->in.base && !s->in.borrowed) driver_free(s->in.base);
+    if (s->acceptq.v) driver_free(s->acceptq.v);
+    if (s->sendq_waiters.v) driver_free(s->sendq_waiters.v);
+    driver_free(s);
+}
+
+void gs_socket_attach(gs_socket *s, gs_pollset *ps)
+{
+    s->ps = ps;     /* reference and socket count come from the pick */
+}
+
+void gs_socket_lock(gs_socket *s)
+{
+    erl_drv_mutex_lock(s->ps->mtx);
+    if (!s->attached && !s->ps->dead) {
+        gs_pollset_attach(s->ps, s);
+        s->attached = 1;
+    }
+}
+
+void gs_socket_unlock(gs_socket *s)
+{
+    erl_drv_mutex_unlock(s->ps->mtx);
+}
+
+void gs_socket_inherit(gs_socket *s, const gs_socket *l)
+{
+    s->active = l->active;
+    s->active_count = l->active_count;
+    s->mode = l->mode;
+    s->htype = l->htype;
+    s->hsz = l->hsz;
+    s->exitf = l->exitf;
+    s->delimiter = l->delimiter;
+    s->show_econnreset = l->show_econnreset;
+    s->psize = l->psize;
+    s->bufsz = l->bufsz;
+    s->bufsz_set = l->bufsz_set;
+    s->deliver = l->deliver;
+    s->delay_send = l->delay_send;
+    s->send_timeout = l->send_timeout;
+    s->send_timeout_close = l->send_timeout_close;
+    s->high = l->high;
+    s->low = l->low;
+    s->family = l->family;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static void send_spec(ErlDrvTermData from, ErlDrvTermData to,
+                      ErlDrvTermData *spec, int n)
+{
+    if (to) erl_drv_send_term(from, to, spec, n);
+}
+
+/* Puts the data term of a packet into spec; returns the count. */
+static int data_term(gs_socket *s, ErlDrvTermData *spec, const char *p,
+                     size_t len)
+{
+    size_t h = gs_packet_header_size(s->htype);
+    p += h;
+    len -= h;
+    if (s->mode == GS_MODE_BINARY) {
+        spec[0] = ERL_DRV_BUF2BINARY;
+    } else {
+        spec[0] = ERL_DRV_STRING;
+    }
+    spec[1] = (ErlDrvTermData)p;
+    spec[2] = (ErlDrvTermData)len;
+    return 3;
+}
+
+/* {'$gs', S, Reply} to a waiter */
+static void reply_ok(gs_socket *s, ErlDrvTermData from, ErlDrvTermData to)
+{
+    ErlDrvTermData spec[] = {
+        ERL_DRV_ATOM, am_gs, ERL_DRV_PORT, s->port_term,
+        ERL_DRV_ATOM, am_ok, ERL_DRV_TUPLE, 3 };
+    send_spec(from, to, spec, sizeof spec / sizeof spec[0]);
+}
+
+static void reply_error(gs_socket *s, ErlDrvTermData from, ErlDrvTermData to,
+                        int err)
+{
+    ErlDrvTermData spec[] = {
+        ERL_DRV_ATOM, am_gs, ERL_DRV_PORT, s->port_term,
+        ERL_DRV_ATOM, am_error,
+        ERL_DRV_ATOM, driver_mk_atom((char *)gs_errstr(err)),
+        ERL_DRV_TUPLE, 2, ERL_DRV_TUPLE, 3 };
+    send_spec(from, to, spec, sizeof spec / sizeof spec[0]);
+}
+
+static void reply_data(gs_socket *s, ErlDrvTermData from, ErlDrvTermData to,
+                       const char *p, size_t len)
+{
+    ErlDrvTermData spec[16];
+    int i = 0;
+    spec[i++] = ERL_DRV_ATOM; spec[i++] = am_gs;
+    spec[i++] = ERL_DRV_PORT; spec[i++] = s->port_term;
+    spec[i++] = ERL_DRV_ATOM; spec[i++] = am_ok;
+    i += data_term(s, spec + i, p, len);
+    spec[i++] = ERL_DRV_TUPLE; spec[i++] = 2;
+    spec[i++] = ERL_DRV_TUPLE; spec[i++] = 3;
+    send_spec(from, to, spec, i);
+}
+
+static void notify_simple(gs_socket *s, ErlDrvTermData from,
+                          ErlDrvTermData tag)
+{
+    ErlDrvTermData spec[] = {
+        ERL_DRV_ATOM, tag, ERL_DRV_PORT, s->port_term, ERL_DRV_TUPLE, 2 };
+    send_spec(from, s->owner, spec, sizeof spec / sizeof spec[0]);
+}
+
+static void notify_data(gs_socket *s, ErlDrvTermData from, const char *p,
+                        size_t len)
+{
+    ErlDrvTermData spec[12];
+    int i = 0;
+    spec[i++] = ERL_DRV_ATOM; spec[i++] = am_tcp;
+    spec[i++] = ERL_DRV_PORT; spec[i++] = s->port_term;
+    i += data_term(s, spec + i, p, len);
+    spec[i++] = ERL_DRV_TUPLE; spec[i++] = 3;
+    send_spec(from, s->owner, spec, i);
+}
+
+static void notify_error(gs_socket *s, ErlDrvTermData from, int err)
+{
+    ErlDrvTermData spec[] = {
+        ERL_DRV_ATOM, am_tcp_error, ERL_DRV_PORT, s->port_term,
+        ERL_DRV_ATOM, driver_mk_atom((char *)gs_errstr(err)),
+        ERL_DRV_TUPLE, 3 };
+    send_spec(from, s->owner, spec, sizeof spec / sizeof spec[0]);
+}
+
+/* ---- waiter queues ------------------------------------------------------- */
+
+static int waitq_push(gs_waitq *q, ErlDrvTermData pid, int sched)
+{
+    if (q->n == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 4;
+        gs_waiter *v = driver_realloc(q->v, ncap * sizeof *v);
+        if (!v) return -1;
+        q->v = v;
+        q->cap = ncap;
+    }
+    q->v[q->n].pid = pid;
+    q->v[q->n].sched = sched;
+    q->n++;
+    return 0;
+}
+
+static int waitq_find(gs_waitq *q, ErlDrvTermData pid)
+{
+    size_t i;
+    for (i = 0; i < q->n; i++)
+        if (q->v[i].pid == pid) return (int)i;
+    return -1;
+}
+
+static void waitq_remove(gs_waitq *q, size_t i)
+{
+    memmove(q->v + i, q->v + i + 1, (q->n - i - 1) * sizeof *q->v);
+    q->n--;
+}
+
+/* Completes every waiter of s with an error. */
+static void fail_waiters(gs_socket *s, ErlDrvTermData from, int err)
+{
+    size_t i;
+    if (s->recv_pid) reply_error(s, from, s->recv_pid, err);
+    if (s->connect_pid) reply_error(s, from, s->connect_pid, err);
+    s->recv_pid = s->connect_pid = 0;
+    for (i = 0; i < s->acceptq.n; i++)
+        reply_error(s, from, s->acceptq.v[i].pid, err);
+    s->acceptq.n = 0;
+    for (i = 0; i < s->sendq_waiters.n; i++)
+        reply_error(s, from, s->sendq_waiters.v[i].pid, err);
+    s->sendq_waiters.n = 0;
+}
+
+/* ---- the receive buffer -------------------------------------------------- */
+
+static size_t in_len(const gs_socket *s)
+{
+    return s->in.end - s->in.start;
+}
+
+/* Makes room for at least need more bytes after the data. */
+static int in_reserve(gs_socket *s, size_t need)
+{
+    gs_buf *b = &s->in;
+    size_t len = b->end - b->start, ncap;
+    char *nb;
+
+    if (b->base && b->cap - b->end >= need)
+        return 0;
+    if (b->base && !b->borrowed && b->cap - len >= need) {
+        memmove(b->base, b->base + b->start, len);
+        b->start = 0;
+        b->end = len;
+        return 0;
+    }
+    ncap = b->cap > GS_READ_MIN ? b->cap : GS_READ_MIN;
+    while (ncap - len < need) ncap *= 2;
+    nb = driver_alloc(ncap);
+    if (!nb) return -1;
+    if (len) memcpy(nb, b->base + b->start, len);
+    if (b->base && !b->borrowed) driver_free(b->base);
+    b->base = nb;
+    b->cap = ncap;
+    b->start = 0;
+    b->end = len;
+    b->borrowed = 0;
+    return 0;
+}
+
+static void in_consume(gs_socket *s, size_t n)
+{
+    gs_buf *b = &s->in;
+    b->start += n;
+    if (b->start == b->end) {
+        /* An idle socket keeps no buffer. */
+        if (!b->borrowed && b->base) driver_free(b->base);
+        memset(b, 0, sizeof *b);
+    }
+}
+
+/* Data left in the pollset's scratch buffer moves to the socket's own
+ * before the mutex is released. */
+static void in_unborrow(gs_socket *s)
+{
+    gs_buf *b = &s->in;
+    if (!b->borrowed) return;
+    if (b->start == b->end) {
+        memset(b, 0, sizeof *b);
+        return;
+    }
+    {
+        size_t len = b->end - b->start;
+        char *old = b->base + b->start;
+        char *nb = driver_alloc(len > GS_READ_MIN ? len : GS_READ_MIN);
+        if (!nb) {      /* out of memory: nothing sane to keep */
+            memset(b, 0, sizeof *b);
+            s->rd_closed = 1;
+            s->rd_err = ENOMEM;
+            return;
+        }
+        memcpy(nb, old, len);
+        b->base = nb;
+        b->cap = len > GS_READ_MIN ? len : GS_READ_MIN;
+        b->start = 0;
+        b->end = len;
+        b->borrowed = 0;
+    }
+}
+
+static void count_input(gs_socket *s, size_t n)
+{
+    double d;
+    s->recv_cnt++;
+    s->recv_oct += n;
+    if (n > s->recv_max) s->recv_max = n;
+    d = (double)n - s->recv_avg;
+    s->recv_avg += d / (double)s->recv_cnt;
+    s->recv_dvi += (d < 0 ? -d : d) / (double)s->recv_cnt -
+                   s->recv_dvi / (double)s->recv_cnt;
+}
+
+/* One recv() into the buffer.  > 0 bytes read, 0 would block, -1 the read
+ * side is closed (rd_closed, rd_err set). */
+static ssize_t in_fill(gs_socket *s, size_t need)
+{
+    gs_buf *b = &s->in;
+    size_t room;
+    ssize_t n;
+
+    if (s->bufsz_set)
+        room = (size_t)s->bufsz;
+    else
+        room = (size_t)s->read_size;
+    if (need > room) room = need;
+
+    if (!b->base && room <= GS_SCRATCH_SIZE) {
+        b->base = s->ps->scratch;
+        b->cap = GS_SCRATCH_SIZE;
+        b->start = b->end = 0;
+        b->borrowed = 1;
+    } else if (b->borrowed && b->cap - b->end < room) {
+        if (b->cap - b->end < need || b->cap - b->end < 512) {
+            in_unborrow(s);
+            if (in_reserve(s, room) < 0) goto nomem;
+        } else {
+            room = b->cap - b->end;
+        }
+    } else if (in_reserve(s, room) < 0) {
+        goto nomem;
+    }
+
+    for (;;) {
+        n = recv(s->fd, b->base + b->end, room, 0);
+        if (n > 0) {
+            b->end += (size_t)n;
+            count_input(s, (size_t)n);
+            /* Adapt: a read that fills the request asks for more next. */
+            if (!s->bufsz_set && (size_t)n == room &&
+                s->read_size < GS_SCRATCH_SIZE)
+                s->read_size *= 2;
+            return n;
+        }
+        if (n == 0) {
+            s->rd_closed = 1;
+            s->rd_err = 0;
+            return -1;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        s->rd_closed = 1;
+        s->rd_err = errno;
+        return -1;
+    }
+nomem:
+    s->rd_closed = 1;
+    s->rd_err = ENOMEM;
+    return -1;
+}
+
+/* The next packet.  1: *pp and *pl point into s->in (consume with
+ * in_consume); 0: would block; -1: no more (read side closed or a framing
+ * error), *err says why. */
+static int in_take(gs_socket *s, size_t want, const char **pp, size_t *pl,
+                   int *err)
+{
+    for (;;) {
+        size_t len = in_len(s);
+        if (len > 0) {
+            long n = gs_packet_length(s->htype, s->in.base + s->in.start,
+                                      len, want, s->psize, s->delimiter,
+                                      s->bufsz_set ? (size_t)s->bufsz : 0);
+            if (n > 0) {
+                *pp = s->in.base + s->in.start;
+                *pl = (size_t)n;
+                return 1;
+            }
+            if (n < 0) {
+                *err = EMSGSIZE;
+                return -1;
+            }
+        }
+        if (s->rd_closed) {
+            *err = s->rd_err;
+            return -1;
+        }
+        if (in_fill(s, gs_packet_need(s->htype, s->in.base ?
+                                      s->in.base + s->in.start : NULL,
+                                      len, want)) == 0)
+            return 0;
+    }
+}
+
+/* How a read-side end is reported: 'closed' for EOF, and for a reset
+ * unless show_econnreset is on; the posix name otherwise. */
+static int closed_reason(gs_socket *s, int err)
+{
+    if (err == 0) return GS_ECLOSED;
+    if (err == ECONNRESET && !s->show_econnreset) return GS_ECLOSED;
+    return err;
+}
+
+/* ---- receive ------------------------------------------------------------- */
+
+int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
+                   gs_reply *r, int *err)
+{
+    const char *p;
+    size_t pl, h;
+    int rc;
+
+    if (s->ps->dead) { *err = GS_ECLOSED; return GS_ERR; }
+    if (s->state != GS_ST_CONNECTED) {
+        *err = s->state == GS_ST_CLOSED ? GS_ECLOSED : ENOTCONN;
+        return GS_ERR;
+    }
+    if (s->active != GS_PASSIVE) { *err = EINVAL; return GS_ERR; }
+    if (s->recv_pid) { *err = EALREADY; return GS_ERR; }
+    if (len && s->htype != 0) { *err = EINVAL; return GS_ERR; }
+
+    rc = in_take(s, len, &p, &pl, err);
+    if (rc == 1) {
+        h = gs_packet_header_size(s->htype);
+        r->bin = driver_alloc_binary(1 + pl - h);
+        if (!r->bin) { in_unborrow(s); *err = ENOMEM; return GS_ERR; }
+        r->bin->orig_bytes[0] = 1;
+        memcpy(r->bin->orig_bytes + 1, p + h, pl - h);
+        r->len = 1 + pl - h;
+        in_consume(s, pl);
+        in_unborrow(s);
+        return GS_OK;
+    }
+    in_unborrow(s);
+    if (rc < 0) {
+        *err = *err == EMSGSIZE ? EMSGSIZE : closed_reason(s, *err);
+        return GS_ERR;
+    }
+    s->recv_pid = caller;
+    s->recv_len = len;
+    update_read_watch(s);
+    return GS_WAIT;
+}
+
+/* Dispatch: serves the recv waiter, or delivers active messages. */
+static void serve_input(gs_socket *s)
+{
+    ErlDrvTermData from = s->ps->port_term;
+    const char *p;
+    size_t pl;
+    int rc, err = 0, budget = GS_ACTIVE_BUDGET;
+
+    if (s->recv_pid) {
+        rc = in_take(s, s->recv_len, &p, &pl, &err);
+        if (rc == 1) {
+            reply_data(s, from, s->recv_pid, p, pl);
+            in_consume(s, pl);
+            s->recv_pid = 0;
+        } else if (rc < 0) {
+            reply_error(s, from, s->recv_pid,
+                        err == EMSGSIZE ? EMSGSIZE : closed_reason(s, err));
+            s->recv_pid = 0;
+        }
+    }
+    while (s->active != GS_PASSIVE && !s->closed_sent) {
+        if (budget-- == 0) {
+            /* Leave the rest for the next round: fairness. */
+            ev_feed_event(s->ps->loop, &s->rio, EV_READ);
+            break;
+        }
+        rc = in_take(s, 0, &p, &pl, &err);
+        if (rc == 0) break;
+        if (rc < 0) {
+            int why = err == EMSGSIZE ? EMSGSIZE : closed_reason(s, err);
+            if (why == EMSGSIZE) {
+                notify_error(s, from, EMSGSIZE);
+                in_consume(s, in_len(s));
+                break;
+            }
+            if (why != GS_ECLOSED) notify_error(s, from, why);
+            notify_simple(s, from, am_tcp_closed);
+            s->closed_sent = 1;
+            break;
+        }
+        notify_data(s, from, p, pl);
+        in_consume(s, pl);
+        if (s->active == GS_ONCE) {
+            s->active = GS_PASSIVE;
+        } else if (s->active == GS_MULTI && --s->active_count <= 0) {
+            s->active_count = 0;
+            s->active = GS_PASSIVE;
+            s->notify_passive = 1;
+        }
+    }
+    if (s->notify_passive) {
+        s->notify_passive = 0;
+        notify_simple(s, from, am_tcp_passive);
+    }
+    in_unborrow(s);
+}
+
+static void update_read_watch(gs_socket *s)
+{
+    int want;
+    if (s->port_dead || s->ps->dead || s->fd < 0)
+        want = 0;
+    else if (s->state == GS_ST_LISTEN)
+        want = s->acceptq.n > 0;
+    else if (s->state == GS_ST_CONNECTED)
+        want = !s->rd_closed && (s->recv_pid || s->active != GS_PASSIVE);
+    else
+        want = 0;
+
+    if (want && !ev_is_active(&s->rio)) {
+        ev_io_set(&s->rio, s->fd, EV_READ);
+        ev_io_start(s->ps->loop, &s->rio);
+        gs_pollset_wake(s->ps);
+    } else if (!want && ev_is_active(&s->rio)) {
+        ev_io_stop(s->ps->loop, &s->rio);
+    }
+}
+
+static void start_write_watch(gs_socket *s)
+{
+    if (!ev_is_active(&s->wio)) {
+        ev_io_set(&s->wio, s->fd, EV_WRITE);
+        ev_io_start(s->ps->loop, &s->wio);
+        gs_pollset_wake(s->ps);
+    }
+}
+
+/* Asks dispatch to look at this socket even if the fd is quiet: data
+ * already buffered, a closed notice owed, a passive notice owed. */
+static void kick(gs_socket *s)
+{
+    ev_feed_event(s->ps->loop, &s->rio, EV_READ);
+    gs_pollset_wake(s->ps);
+}
+
+void gs_socket_options_changed(gs_socket *s, int old_active)
+{
+    (void)old_active;
+    if (s->ps == NULL || s->ps->dead || s->port_dead) return;
+    if (s->state == GS_ST_CONNECTED) {
+        if ((s->active != GS_PASSIVE &&
+             (in_len(s) > 0 || (s->rd_closed && !s->closed_sent))) ||
+            s->notify_passive)
+            kick(s);
+        update_read_watch(s);
+    } else if (s->notify_passive) {
+        kick(s);
+    }
+}
+
+/* ---- the send queue ------------------------------------------------------ */
+
+static void sendq_clear(gs_sendq *q)
+{
+    while (q->count) {
+        gs_qent *e = &q->ents[q->head];
+        driver_free_binary(e->bin);
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+    }
+    q->head = 0;
+    q->bytes = 0;
+}
+
+static int sendq_push(gs_sendq *q, ErlDrvBinary *bin, char *ptr, size_t len)
+{
+    if (q->count == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 8, i;
+        gs_qent *n = driver_alloc(ncap * sizeof *n);
+        if (!n) return -1;
+        for (i = 0; i < q->count; i++)
+            n[i] = q->ents[(q->head + i) % q->cap];
+        if (q->ents) driver_free(q->ents);
+        q->ents = n;
+        q->cap = ncap;
+        q->head = 0;
+    }
+    q->ents[(q->head + q->count) % q->cap].bin = bin;
+    q->ents[(q->head + q->count) % q->cap].ptr = ptr;
+    q->ents[(q->head + q->count) % q->cap].len = len;
+    q->count++;
+    q->bytes += len;
+    return 0;
+}
+
+/* Copies len bytes into a new queue entry. */
+static int sendq_push_copy(gs_sendq *q, const char *p, size_t len)
+{
+    ErlDrvBinary *b;
+    if (len == 0) return 0;
+    b = driver_alloc_binary(len);
+    if (!b) return -1;
+    memcpy(b->orig_bytes, p, len);
+    if (sendq_push(q, b, b->orig_bytes, len) < 0) {
+        driver_free_binary(b);
+        return -1;
+    }
+    return 0;
+}
+
+static void sendq_drop(gs_sendq *q, size_t n)
+{
+    q->bytes -= n;
+    while (n > 0) {
+        gs_qent *e = &q->ents[q->head];
+        if (n < e->len) {
+            e->ptr += n;
+            e->len -= n;
+            return;
+        }
+        n -= e->len;
+        driver_free_binary(e->bin);
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+    }
+}
+
+static void count_output(gs_socket *s, size_t n)
+{
+    s->send_cnt++;
+    s->send_oct += n;
+    if (n > s->send_max) s->send_max = n;
+    s->send_avg += ((double)n - s->send_avg) / (double)s->send_cnt;
+}
+
+/* How a write error is reported; the socket's write side is dead. */
+static int write_error(gs_socket *s, int err)
+{
+    s->wr_err = err;
+    if (err == EPIPE || (err == ECONNRESET && !s->show_econnreset))
+        return GS_ECLOSED;
+    return err;
+}
+
+static int send_check(gs_socket *s, int *err)
+{
+    if (s->ps->dead) { *err = GS_ECLOSED; return -1; }
+    if (s->state != GS_ST_CONNECTED) {
+        *err = s->state == GS_ST_CLOSED ? GS_ECLOSED : ENOTCONN;
+        return -1;
+    }
+    if (s->wr_err || s->wr_shut) {
+        *err = s->wr_err ? write_error(s, s->wr_err) : GS_ECLOSED;
+        return -1;
+    }
+    return 0;
+}
+
+/* After queueing: arm the writer; over the high watermark the caller
+ * waits for dispatch to drain below the low watermark. */
+static int send_queued(gs_socket *s, ErlDrvTermData caller, int *err)
+{
+    start_write_watch(s);
+    if (s->sq.bytes > s->high) {
+        if (waitq_push(&s->sendq_waiters, caller, 0) < 0) {
+            *err = ENOMEM;
+            return GS_ERR;
+        }
+        return GS_WAIT;
+    }
+    return GS_OK;
+}
+
+int gs_socket_send(gs_socket *s, ErlDrvTermData caller, const char *buf,
+                   size_t len, int *err)
+{
+    ssize_t n = 0;
+
+    if (send_check(s, err) < 0) return GS_ERR;
+    count_output(s, len);
+    if (len == 0) return GS_OK;
+    if (s->sq.bytes == 0) {
+        do {
+            n = send(s->fd, buf, len, MSG_NOSIGNAL);
+        } while (n < 0 && errno == EINTR);
+        if (n == (ssize_t)len) return GS_OK;
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                *err = write_error(s, errno);
+                return GS_ERR;
+            }
+            n = 0;
+        }
+    }
+    if (sendq_push_copy(&s->sq, buf + n, len - (size_t)n) < 0) {
+        *err = ENOMEM;
+        return GS_ERR;
+    }
+    return send_queued(s, caller, err);
+}
+
+int gs_socket_sendv(gs_socket *s, ErlDrvTermData caller, ErlIOVec *ev,
+                    int *err)
+{
+    size_t done = 0, total = (size_t)ev->size, skip;
+    int i;
+
+    if (send_check(s, err) < 0) return GS_ERR;
+    count_output(s, total);
+    if (total == 0) return GS_OK;
+    if (s->sq.bytes == 0) {
+        /* Write straight from the caller's binaries: no copy. */
+        int first = 0;
+        while (first < ev->vsize && done < total) {
+            int cnt = ev->vsize - first;
+            ssize_t n;
+            if (cnt > IOV_MAX) cnt = IOV_MAX;
+            n = writev(s->fd, (struct iovec *)ev->iov + first, cnt);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                *err = write_error(s, errno);
+                return GS_ERR;
+            }
+            done += (size_t)n;
+            /* Advance over fully written vectors. */
+            {
+                size_t acc = 0;
+                int j;
+                for (j = 0; j < first; j++) acc += ev->iov[j].iov_len;
+                while (first < ev->vsize &&
+                       acc + ev->iov[first].iov_len <= done) {
+                    acc += ev->iov[first].iov_len;
+                    first++;
+                }
+                if (first < ev->vsize && acc < done)
+                    break;  /* partial vector: the kernel is full */
+            }
+        }
+        if (done == total) return GS_OK;
+    }
+    /* Queue the rest by reference (copying only what has no binary). */
+    skip = done;
+    for (i = 0; i < ev->vsize; i++) {
+        size_t l = ev->iov[i].iov_len;
+        char *p = ev->iov[i].iov_base;
+        if (skip >= l) { skip -= l; continue; }
+        p += skip;
+        l -= skip;
+        skip = 0;
+        if (ev->binv && ev->binv[i]) {
+            driver_binary_inc_refc(ev->binv[i]);
+            if (sendq_push(&s->sq, ev->binv[i], p, l) < 0) {
+                driver_free_binary(ev->binv[i]);
+                *err = ENOMEM;
+                return GS_ERR;
+            }
+        } else if (sendq_push_copy(&s->sq, p, l) < 0) {
+            *err = ENOMEM;
+            return GS_ERR;
+        }
+    }
+    return send_queued(s, caller, err);
+}
+
+static void serve_output(gs_socket *s)
+{
+    ErlDrvTermData from = s->ps->port_term;
+    struct iovec iov[GS_IOV_MAX];
+    size_t i;
+
+    while (s->sq.count > 0) {
+        int cnt = 0;
+        ssize_t n;
+        for (i = 0; i < s->sq.count && cnt < GS_IOV_MAX; i++, cnt++) {
+            gs_qent *e = &s->sq.ents[(s->sq.head + i) % s->sq.cap];
+            iov[cnt].iov_base = e->ptr;
+            iov[cnt].iov_len = e->len;
+        }
+        n = writev(s->fd, iov, cnt);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            {
+                int e = write_error(s, errno);
+                sendq_clear(&s->sq);
+                for (i = 0; i < s->sendq_waiters.n; i++)
+                    reply_error(s, from, s->sendq_waiters.v[i].pid, e);
+                s->sendq_waiters.n = 0;
+            }
+            break;
+        }
+        sendq_drop(&s->sq, (size_t)n);
+    }
+    if (s->sq.bytes < s->low || s->sq.bytes == 0) {
+        for (i = 0; i < s->sendq_waiters.n; i++)
+            reply_ok(s, from, s->sendq_waiters.v[i].pid);
+        s->sendq_waiters.n = 0;
+    }
+    if (s->sq.count == 0) {
+        ev_io_stop(s->ps->loop, &s->wio);
+        if (s->shut_pending) {
+            shutdown(s->fd, s->shut_pending - 1);
+            s->shut_pending = 0;
+        }
+        if (s->empty_q_pid) {
+            ErlDrvTermData spec[] = {
+                ERL_DRV_ATOM, am_empty_out_q, ERL_DRV_PORT, s->port_term,
+                ERL_DRV_TUPLE, 2 };
+            send_spec(from, s->empty_q_pid, spec, 6);
+            s->empty_q_pid = 0;
+        }
+    }
+}
+
+size_t gs_socket_subscribe_empty(gs_socket *s, ErlDrvTermData caller)
+{
+    if (s->sq.bytes > 0)
+        s->empty_q_pid = caller;
+    return s->sq.bytes;
+}
+
+/* ---- connect ------------------------------------------------------------- */
+
+int gs_socket_connect(gs_socket *s, ErlDrvTermData caller,
+                      const struct sockaddr *sa, socklen_t salen, int *err)
+{
+    int r;
+    if (s->ps->dead) { *err = GS_ECLOSED; return GS_ERR; }
+    if (s->state != GS_ST_OPEN) {
+        *err = s->state == GS_ST_CONNECTED ? EISCONN :
+               s->state == GS_ST_CONNECTING ? EALREADY : EINVAL;
+        return GS_ERR;
+    }
+    do {
+        r = connect(s->fd, sa, salen);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) {
+        s->state = GS_ST_CONNECTED;
+        update_read_watch(s);
+        return GS_OK;
+    }
+    if (errno != EINPROGRESS) {
+        *err = errno;
+        return GS_ERR;
+    }
+    s->state = GS_ST_CONNECTING;
+    s->connect_pid = caller;
+    start_write_watch(s);
+    return GS_WAIT;
+}
+
+static void serve_connect(gs_socket *s)
+{
+    ErlDrvTermData from = s->ps->port_term;
+    int soerr = 0;
+    socklen_t l = sizeof soerr;
+
+    ev_io_stop(s->ps->loop, &s->wio);
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &l) < 0)
+        soerr = errno;
+    if (soerr == 0) {
+        s->state = GS_ST_CONNECTED;
+        if (s->connect_pid) reply_ok(s, from, s->connect_pid);
+        update_read_watch(s);
+    } else {
+        s->state = GS_ST_OPEN;
+        if (s->connect_pid) reply_error(s, from, s->connect_pid, soerr);
+    }
+    s->connect_pid = 0;
+}
+
+/* ---- accept -------------------------------------------------------------- */
+
+/* Accepts one connection for pid and hands it a new port.  creator is the
+ * port whose callback runs (the listen port, or the poller port).
+ * 1: done (message sent); 0: would block; -1: *err. */
+static int accept_one(gs_socket *s, ErlDrvPort creator, ErlDrvTermData from,
+                      ErlDrvTermData pid, int sched, int *err)
+{
+    gs_socket *ns;
+    gs_pollset *ps;
+    gs_port *gp;
+    ErlDrvPort np;
+    int fd;
+
+    for (;;) {
+        fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) break;
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        *err = errno;
+        return -1;
+    }
+    ps = gs_registry_pick(sched);
+    ns = ps ? gs_socket_new(NULL) : NULL;
+    gp = ns ? driver_alloc(sizeof *gp) : NULL;
+    if (!gp) {
+        close(fd);
+        if (ns) gs_socket_unref(ns);
+        if (ps) {
+            __sync_sub_and_fetch(&ps->nsockets, 1);
+            gs_pollset_unref(ps);
+        }
+        *err = ps ? ENOMEM : GS_ECLOSED;
+        return -1;
+    }
+    gs_socket_inherit(ns, s);
+    ns->fd = fd;
+    ns->state = GS_ST_CONNECTED;
+    gs_socket_attach(ns, ps);
+    gp->kind = GS_PORT_SOCKET;
+    gp->s = ns;
+    gp->ps = NULL;
+    np = driver_create_port(creator, pid, "gen_socket_drv", (ErlDrvData)gp);
+    if (np == (ErlDrvPort)-1 || np == NULL) {
+        driver_free(gp);
+        close(fd);
+        ns->fd = -1;
+        __sync_sub_and_fetch(&ps->nsockets, 1);
+        gs_pollset_unref(ps);
+        ns->ps = NULL;
+        gs_socket_unref(ns);
+        *err = ENFILE;
+        return -1;
+    }
+    gp->port = np;
+    ns->port = np;
+    ns->port_term = driver_mk_port(np);
+    ns->owner = pid;
+    {
+        ErlDrvTermData spec[] = {
+            ERL_DRV_ATOM, am_gs, ERL_DRV_PORT, s->port_term,
+            ERL_DRV_ATOM, am_ok, ERL_DRV_PORT, ns->port_term,
+            ERL_DRV_INT, (ErlDrvTermData)ps->index,
+            ERL_DRV_TUPLE, 3, ERL_DRV_TUPLE, 3 };
+        send_spec(from, pid, spec, sizeof spec / sizeof spec[0]);
+    }
+    return 1;
+}
+
+int gs_socket_accept(gs_socket *s, ErlDrvTermData caller, int sched,
+                     int *err)
+{
+    int r;
+    if (s->ps->dead) { *err = GS_ECLOSED; return GS_ERR; }
+    if (s->state != GS_ST_LISTEN) {
+        *err = s->state == GS_ST_CLOSED ? GS_ECLOSED : EINVAL;
+        return GS_ERR;
+    }
+    if (waitq_find(&s->acceptq, caller) >= 0) { *err = EALREADY; return GS_ERR; }
+    if (s->acceptq.n == 0) {
+        r = accept_one(s, s->port, s->port_term, caller, sched, err);
+        if (r == 1) return GS_SENT;
+        if (r < 0) return GS_ERR;
+    }
+    if (waitq_push(&s->acceptq, caller, sched) < 0) { *err = ENOMEM; return GS_ERR; }
+    update_read_watch(s);
+    return GS_WAIT;
+}
+
+static void serve_accept(gs_socket *s)
+{
+    int err = 0;
+    while (s->acceptq.n > 0) {
+        gs_waiter w = s->acceptq.v[0];
+        int r = accept_one(s, s->ps->port, s->ps->port_term, w.pid, w.sched,
+                           &err);
+        if (r == 0) break;
+        waitq_remove(&s->acceptq, 0);
+        if (r < 0) reply_error(s, s->ps->port_term, w.pid, err);
+    }
+    if (s->notify_passive) {
+        s->notify_passive = 0;
+        notify_simple(s, s->ps->port_term, am_tcp_passive);
+    }
+    update_read_watch(s);
+}
+
+/* ---- cancel, shutdown ---------------------------------------------------- */
+
+int gs_socket_cancel(gs_socket *s, ErlDrvTermData caller)
+{
+    int i;
+    if (s->recv_pid == caller) {
+        s->recv_pid = 0;
+        update_read_watch(s);
+        return 1;
+    }
+    if (s->connect_pid == caller) {
+        s->connect_pid = 0;
+        if (ev_is_active(&s->wio)) ev_io_stop(s->ps->loop, &s->wio);
+        return 1;
+    }
+    if ((i = waitq_find(&s->acceptq, caller)) >= 0) {
+        waitq_remove(&s->acceptq, (size_t)i);
+        update_read_watch(s);
+        return 1;
+    }
+    if ((i = waitq_find(&s->sendq_waiters, caller)) >= 0) {
+        waitq_remove(&s->sendq_waiters, (size_t)i);
+        return 1;
+    }
+    return 0;
+}
+
+int gs_socket_shutdown(gs_socket *s, int how, int *err)
+{
+    if (s->state != GS_ST_CONNECTED) {
+        *err = s->state == GS_ST_CLOSED ? GS_ECLOSED : ENOTCONN;
+        return GS_ERR;
+    }
+    if (how != SHUT_RD) {
+        s->wr_shut = 1;
+        if (s->sq.bytes > 0) {
+            /* Like inet_drv: the FIN goes after the queued data. */
+            s->shut_pending = how + 1;
+            if (how == SHUT_RDWR) shutdown(s->fd, SHUT_RD);
+            return GS_OK;
+        }
+    }
+    if (shutdown(s->fd, how) < 0) {
+        *err = errno;
+        return GS_ERR;
+    }
+    return GS_OK;
+}
+
+/* ---- dispatch entry points ----------------------------------------------- */
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    gs_socket *s = w->data;
+    (void)loop; (void)revents;
+    s->ps->round_events++;
+    if (s->state == GS_ST_LISTEN)
+        serve_accept(s);
+    else if (s->state == GS_ST_CONNECTED) {
+        serve_input(s);
+        update_read_watch(s);
+    } else if (s->notify_passive) {
+        s->notify_passive = 0;
+        notify_simple(s, s->ps->port_term, am_tcp_passive);
+    }
+}
+
+static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    gs_socket *s = w->data;
+    (void)loop; (void)revents;
+    s->ps->round_events++;
+    if (s->state == GS_ST_CONNECTING)
+        serve_connect(s);
+    else
+        serve_output(s);
+}
+
+/* ---- teardown ------------------------------------------------------------ */
+
+void gs_socket_stop(gs_socket *s)
+{
+    gs_pollset *ps = s->ps;
+    if (ps) {
+        erl_drv_mutex_lock(ps->mtx);
+        s->port_dead = 1;
+        fail_waiters(s, s->port_term, GS_ECLOSED);
+        if (ev_is_active(&s->rio) || ev_is_pending(&s->rio))
+            ev_io_stop(ps->loop, &s->rio);
+        if (ev_is_active(&s->wio) || ev_is_pending(&s->wio))
+            ev_io_stop(ps->loop, &s->wio);
+        if (s->attached) {
+            gs_pollset_detach(ps, s);
+            s->attached = 0;
+        }
+        /* The watchers are stopped under the mutex: no callback can see
+         * this fd any more, so it may close. */
+        if (s->fd >= 0) close(s->fd);
+        s->fd = -1;
+        s->state = GS_ST_CLOSED;
+        erl_drv_mutex_unlock(ps->mtx);
+        __sync_sub_and_fetch(&ps->nsockets, 1);
+        s->ps = NULL;
+        gs_pollset_unref(ps);
+    } else if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    s->port_dead = 1;
+    gs_socket_unref(s);
+}
+
+void gs_socket_pollset_died(gs_socket *s)
+{
+    fail_waiters(s, s->ps->port_term, GS_ECLOSED);
+    if (ev_is_active(&s->rio) || ev_is_pending(&s->rio))
+        ev_io_stop(s->ps->loop, &s->rio);
+    if (ev_is_active(&s->wio) || ev_is_pending(&s->wio))
+        ev_io_stop(s->ps->loop, &s->wio);
+    s->attached = 0;
+}
+
+/* A status reply from the socket port's own callback (outputv). */
+void gs_socket_reply_status(gs_socket *s, ErlDrvTermData to, int err)
+{
+    if (err) reply_error(s, s->port_term, to, err);
+    else reply_ok(s, s->port_term, to);
+}
