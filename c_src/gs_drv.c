@@ -34,6 +34,9 @@
 #define GS_REQ_SHUTDOWN     118
 #define GS_REQ_SOCKINFO     119
 
+/* As inet_drv: a recv of more than this is refused with enomem. */
+#define GS_MAX_RECV (64u * 1024 * 1024)
+
 /* Reply status bytes */
 #define GS_REP_ERROR 0
 #define GS_REP_OK    1
@@ -146,7 +149,14 @@ static ErlDrvSSizeT poller_start(gs_port *gp, const char *buf,
     uint32_t idx;
     if (gp->kind != GS_PORT_NEW || len != 4) return reply_err(rbuf, rsize, EINVAL);
     idx = get_u32(buf);
-    if (idx < 1 || idx > GS_MAX_POLLSETS) return reply_err(rbuf, rsize, EINVAL);
+    {
+        /* One pollset per scheduler, no more. */
+        ErlDrvSysInfo si;
+        erl_drv_sys_info(&si, sizeof si);
+        if (idx < 1 || idx > GS_MAX_POLLSETS ||
+            (si.scheduler_threads > 0 && idx > (uint32_t)si.scheduler_threads))
+            return reply_err(rbuf, rsize, EINVAL);
+    }
     ps = gs_pollset_create((int)idx, gp->port);
     if (!ps) return reply_err(rbuf, rsize, EEXIST);
     if (driver_select(gp->port, (ErlDrvEvent)(long)ps->sig_rd,
@@ -227,7 +237,16 @@ static ErlDrvSSizeT socket_open(gs_port *gp, const char *buf, ErlDrvSizeT len,
     gs_socket_attach(s, ps);
     gp->kind = GS_PORT_SOCKET;
     gp->s = s;
-    return reply_u32(rbuf, rsize, GS_REP_OK, (uint32_t)ps->index);
+    {
+        /* <<OK, Pollset:32, Bind:8>>: policy 1 binds the caller */
+        unsigned char t[6];
+        t[0] = GS_REP_OK;
+        t[1] = 0; t[2] = 0;
+        t[3] = (unsigned char)(ps->index >> 8);
+        t[4] = (unsigned char)ps->index;
+        t[5] = gs_registry_policy() == 1;
+        return reply_bytes(rbuf, rsize, t, sizeof t);
+    }
 }
 
 static ErlDrvSSizeT rc_reply(int rc, int err, char **rbuf, ErlDrvSizeT rsize)
@@ -254,6 +273,7 @@ static ErlDrvSSizeT socket_control(gs_port *gp, unsigned cmd, const char *buf,
     case GS_REQ_RECV: {
         gs_reply r;
         if (len != 4) break;
+        if (get_u32(buf) > GS_MAX_RECV) { err = ENOMEM; break; }
         gs_socket_lock(s);
         s->owner = driver_connected(gp->port);
         rc = gs_socket_recv(s, caller, get_u32(buf), &r, &err);

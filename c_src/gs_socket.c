@@ -477,7 +477,7 @@ int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
         h = gs_packet_header_size(s->htype);
         r->bin = driver_alloc_binary(1 + pl - h);
         if (!r->bin) { in_unborrow(s); *err = ENOMEM; return GS_ERR; }
-        r->bin->orig_bytes[0] = 1;
+        r->bin->orig_bytes[0] = s->mode == GS_MODE_BINARY ? 1 : 4;
         memcpy(r->bin->orig_bytes + 1, p + h, pl - h);
         r->len = 1 + pl - h;
         in_consume(s, pl);
@@ -980,7 +980,8 @@ static int accept_one(gs_socket *s, ErlDrvPort creator, ErlDrvTermData from,
             ERL_DRV_ATOM, am_gs, ERL_DRV_PORT, s->port_term,
             ERL_DRV_ATOM, am_ok, ERL_DRV_PORT, ns->port_term,
             ERL_DRV_INT, (ErlDrvTermData)ps->index,
-            ERL_DRV_TUPLE, 3, ERL_DRV_TUPLE, 3 };
+            ERL_DRV_ATOM, gs_registry_policy() == 1 ? am_true : am_false,
+            ERL_DRV_TUPLE, 4, ERL_DRV_TUPLE, 3 };
         send_spec(from, pid, spec, sizeof spec / sizeof spec[0]);
     }
     return 1;

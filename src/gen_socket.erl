@@ -1,0 +1,382 @@
+%% @doc gen_socket: the gen_tcp API on per-scheduler libev pollsets.
+%%
+%% A socket is a port of gen_socket_drv whose port data is `gen_socket',
+%% so gen_tcp:send/recv/accept/shutdown dispatch here, and inet:setopts/
+%% getopts/peername/sockname/getstat, gen_tcp:close/1 and
+%% gen_tcp:controlling_process/2 work on it unchanged (the driver speaks
+%% inet_drv's control protocol).  The one deliberate difference from
+%% gen_tcp: the default options are `binary' and `{active, false}'.
+-module(gen_socket).
+
+-export([listen/2, accept/1, accept/2, connect/3, connect/4,
+         send/2, recv/2, recv/3, close/1, shutdown/2,
+         controlling_process/2, setopts/2, getopts/2,
+         peername/1, sockname/1, getstat/1, getstat/2,
+         socket_info/2, info/0]).
+
+-include("gen_socket_int.hrl").
+
+-type socket() :: port().
+-type timeout_ms() :: non_neg_integer() | infinity.
+-type option() :: gen_tcp:option() | inet | inet6.
+-export_type([socket/0]).
+
+%%% ---- listen / accept -------------------------------------------------
+
+-spec listen(inet:port_number(), [gen_tcp:listen_option() | option()]) ->
+                    {ok, socket()} | {error, atom()}.
+listen(Port, Opts) when is_integer(Port), Port >= 0, Port =< 65535 ->
+    case gen_socket_opts:listen(Opts) of
+        {ok, {Family, IfAddr, OptPort, Backlog, SockOpts}} ->
+            BindPort = case Port of 0 -> OptPort; _ -> Port end,
+            Addr = case IfAddr of undefined -> any_addr(Family); _ -> IfAddr end,
+            with_open(Family, SockOpts,
+                      fun(S) ->
+                              bind_listen(S, Addr, BindPort, Backlog)
+                      end);
+        {error, badarg} ->
+            exit(badarg)
+    end;
+listen(_, _) ->
+    exit(badarg).
+
+bind_listen(S, Addr, Port, Backlog) ->
+    case bind(S, Addr, Port) of
+        ok -> status(ctl(S, ?GS_REQ_LISTEN, <<Backlog:32>>));
+        Error -> Error
+    end.
+
+-spec accept(socket()) -> {ok, socket()} | {error, atom()}.
+accept(L) ->
+    accept(L, infinity).
+
+-spec accept(socket(), timeout_ms()) -> {ok, socket()} | {error, atom()}.
+accept(L, Timeout) when is_port(L) ->
+    check_timeout(Timeout),
+    case catch ctl(L, ?GS_REQ_ACCEPT, <<(scheduler_id()):32>>) of
+        <<?GS_REP_SENT>> -> accepted(receive {?GS_TAG, L, R} -> R end);
+        <<?GS_REP_WAIT>> -> accepted(await(L, Timeout));
+        <<?GS_REP_ERROR, E/binary>> -> {error, binary_to_atom(E, latin1)};
+        {'EXIT', _} -> {error, closed}
+    end.
+
+accepted({ok, S, Pollset, Bind}) ->
+    inet_db:register_socket(S, ?MODULE),
+    bind_process(Bind, Pollset),
+    {ok, S};
+accepted(Error) ->
+    Error.
+
+%%% ---- connect -----------------------------------------------------------
+
+-spec connect(inet:hostname() | inet:ip_address(), inet:port_number(),
+              [gen_tcp:connect_option() | option()]) ->
+                     {ok, socket()} | {error, atom()}.
+connect(Host, Port, Opts) ->
+    connect(Host, Port, Opts, infinity).
+
+-spec connect(inet:hostname() | inet:ip_address(), inet:port_number(),
+              [gen_tcp:connect_option() | option()], timeout_ms()) ->
+                     {ok, socket()} | {error, atom()}.
+connect(Host, Port, Opts, Timeout)
+  when is_integer(Port), Port >= 0, Port =< 65535 ->
+    check_timeout(Timeout),
+    case gen_socket_opts:connect(Opts) of
+        {ok, {Family0, IfAddr, BindPort, _, SockOpts}} ->
+            Family = host_family(Host, Family0),
+            case addresses(Host, Family) of
+                {ok, IPs} ->
+                    Deadline = deadline(Timeout),
+                    try_connect(IPs, Port, Family, IfAddr, BindPort,
+                                SockOpts, Deadline, {error, einval});
+                Error ->
+                    Error
+            end;
+        {error, badarg} ->
+            exit(badarg)
+    end;
+connect(_, _, _, _) ->
+    exit(badarg).
+
+try_connect([], _, _, _, _, _, _, LastError) ->
+    LastError;
+try_connect([IP | IPs], Port, Family, IfAddr, BindPort, Opts, Deadline, _) ->
+    Result = with_open(Family, Opts,
+                       fun(S) ->
+                               connect_one(S, IP, Port, IfAddr, BindPort,
+                                           Deadline)
+                       end),
+    case Result of
+        {ok, _} = Ok -> Ok;
+        {error, timeout} = Timeout -> Timeout;
+        Error -> try_connect(IPs, Port, Family, IfAddr, BindPort, Opts,
+                             Deadline, Error)
+    end.
+
+connect_one(S, IP, Port, IfAddr, BindPort, Deadline) ->
+    case maybe_bind(S, IfAddr, BindPort) of
+        ok ->
+            case ctl(S, ?GS_REQ_CONNECT, [<<Port:16>> | ip_bytes(IP)]) of
+                <<?GS_REP_OK>> -> ok;
+                <<?GS_REP_WAIT>> -> await(S, remaining(Deadline));
+                <<?GS_REP_ERROR, E/binary>> -> {error, binary_to_atom(E, latin1)}
+            end;
+        Error ->
+            Error
+    end.
+
+maybe_bind(_S, undefined, 0) -> ok;
+maybe_bind(S, undefined, Port) -> bind(S, any_addr(family_of(S)), Port);
+maybe_bind(S, IP, Port) -> bind(S, IP, Port).
+
+host_family({_, _, _, _, _, _, _, _}, _) -> inet6;
+host_family(_, Family) -> Family.
+
+addresses({_, _, _, _} = IP, inet) -> valid_ip(IP);
+addresses({_, _, _, _, _, _, _, _} = IP, inet6) -> valid_ip(IP);
+addresses(Host, Family) when is_list(Host); is_atom(Host) ->
+    inet:getaddrs(Host, Family);
+addresses(_, _) ->
+    exit(badarg).
+
+valid_ip(IP) ->
+    Max = case tuple_size(IP) of 4 -> 255; 8 -> 65535 end,
+    case lists:all(fun(X) -> is_integer(X) andalso X >= 0 andalso X =< Max end,
+                   tuple_to_list(IP)) of
+        true -> {ok, [IP]};
+        false -> exit(badarg)
+    end.
+
+%%% ---- data ------------------------------------------------------------------
+
+%% Below this size a send goes through port_control (one copy, a
+%% synchronous answer); above, through port_command/outputv, which hands
+%% the driver the binaries themselves.
+-define(SEND_COPY_LIMIT, 4096).
+
+-spec send(socket(), iodata()) -> ok | {error, atom()}.
+send(S, Data) when is_port(S), is_binary(Data) ->
+    case byte_size(Data) < ?SEND_COPY_LIMIT of
+        true -> send_small(S, Data);
+        false -> send_large(S, Data)
+    end;
+send(S, Data) when is_port(S), is_list(Data) ->
+    try iolist_size(Data) of
+        N when N < ?SEND_COPY_LIMIT -> send_small(S, Data);
+        _ -> send_large(S, Data)
+    catch
+        error:_ -> {error, einval}
+    end;
+send(S, _) when is_port(S) ->
+    {error, einval};
+send(_, _) ->
+    {error, closed}.
+
+send_small(S, Data) ->
+    try erlang:port_control(S, ?GS_REQ_SEND, Data) of
+        <<?GS_REP_OK>> -> ok;
+        <<?GS_REP_WAIT, T:32/signed>> -> await(S, send_timeout(T));
+        <<?GS_REP_ERROR, E/binary>> -> {error, binary_to_atom(E, latin1)}
+    catch
+        error:badarg -> closed_or_einval(S)
+    end.
+
+send_large(S, Data) ->
+    try erlang:port_command(S, Data) of
+        true ->
+            receive
+                {?GS_TAG, S, {wait, T}} -> await(S, send_timeout(T));
+                {?GS_TAG, S, Reply} -> Reply
+            end
+    catch
+        error:badarg -> closed_or_einval(S)
+    end.
+
+send_timeout(-1) -> infinity;
+send_timeout(T) -> T.
+
+closed_or_einval(S) ->
+    case erlang:port_info(S, name) of
+        undefined -> {error, closed};
+        _ -> {error, einval}
+    end.
+
+-spec recv(socket(), non_neg_integer()) -> {ok, iodata()} | {error, atom()}.
+recv(S, Len) ->
+    recv(S, Len, infinity).
+
+-spec recv(socket(), non_neg_integer(), timeout_ms()) ->
+                  {ok, iodata()} | {error, atom()}.
+recv(S, Len, Timeout) when is_port(S), is_integer(Len), Len >= 0,
+                           Len < 16#100000000 ->
+    check_timeout(Timeout),
+    try erlang:port_control(S, ?GS_REQ_RECV, <<Len:32>>) of
+        <<?GS_REP_OK, Data/binary>> -> {ok, Data};
+        <<?GS_REP_LIST, Data/binary>> -> {ok, binary_to_list(Data)};
+        <<?GS_REP_WAIT>> -> await(S, Timeout);
+        <<?GS_REP_ERROR, E/binary>> -> {error, binary_to_atom(E, latin1)}
+    catch
+        error:badarg -> {error, closed}
+    end.
+
+%%% ---- control ---------------------------------------------------------------
+
+-spec close(socket()) -> ok.
+close(S) when is_port(S) ->
+    inet:tcp_close(S).
+
+-spec shutdown(socket(), read | write | read_write) -> ok | {error, atom()}.
+shutdown(S, How) when is_port(S) ->
+    H = case How of read -> 0; write -> 1; read_write -> 2 end,
+    case catch ctl(S, ?GS_REQ_SHUTDOWN, <<H>>) of
+        {'EXIT', _} -> {error, closed};
+        R -> status(R)
+    end.
+
+-spec controlling_process(socket(), pid()) -> ok | {error, atom()}.
+controlling_process(S, Pid) ->
+    gen_tcp:controlling_process(S, Pid).
+
+-spec setopts(socket(), [gen_tcp:option()]) -> ok | {error, atom()}.
+setopts(S, Opts) ->
+    inet:setopts(S, Opts).
+
+-spec getopts(socket(), [atom() | tuple()]) ->
+                     {ok, [gen_tcp:option()]} | {error, atom()}.
+getopts(S, Opts) ->
+    inet:getopts(S, Opts).
+
+-spec peername(socket()) ->
+                      {ok, {inet:ip_address(), inet:port_number()}} |
+                      {error, atom()}.
+peername(S) ->
+    inet:peername(S).
+
+-spec sockname(socket()) ->
+                      {ok, {inet:ip_address(), inet:port_number()}} |
+                      {error, atom()}.
+sockname(S) ->
+    inet:sockname(S).
+
+-spec getstat(socket()) -> {ok, [{atom(), integer()}]} | {error, atom()}.
+getstat(S) ->
+    inet:getstat(S).
+
+-spec getstat(socket(), [atom()]) -> {ok, [{atom(), integer()}]} | {error, atom()}.
+getstat(S, Stats) ->
+    inet:getstat(S, Stats).
+
+%% @doc Which pollset (= scheduler) serves a socket.
+-spec socket_info(socket(), pollset | scheduler) ->
+                         pos_integer() | {error, closed}.
+socket_info(S, Key) when is_port(S), (Key =:= pollset orelse Key =:= scheduler) ->
+    case catch ctl(S, ?GS_REQ_SOCKINFO, <<>>) of
+        <<?GS_REP_OK, Index:32>> -> Index;
+        _ -> {error, closed}
+    end.
+
+%% @doc Per pollset: scheduler, sockets, dispatch rounds run on the
+%% scheduler side, watcher wake-ups and socket events handled.
+-spec info() -> [[{atom(), non_neg_integer()}]].
+info() ->
+    gen_socket_sup:pollset_info().
+
+%%% ---- internals ----------------------------------------------------------
+
+%% Opens a socket port bound to a pollset by the binding policy, applies
+%% the options, runs Fun; closes the port if any step fails.
+with_open(Family, SockOpts, Fun) ->
+    case open(Family, SockOpts, 1) of
+        {ok, S} ->
+            case Fun(S) of
+                ok -> {ok, S};
+                Error -> catch erlang:port_close(S), Error
+            end;
+        Error ->
+            Error
+    end.
+
+open(Family, SockOpts, Retries) ->
+    S = erlang:open_port({spawn_driver, ?GS_DRIVER}, [binary]),
+    Fam = case Family of inet -> 1; inet6 -> 2 end,
+    case ctl(S, ?GS_REQ_OPEN, <<Fam, (scheduler_id()):32>>) of
+        <<?GS_REP_OK, Pollset:32, Bind>> ->
+            bind_process(Bind =:= 1, Pollset),
+            case prim_inet:setopts(S, SockOpts) of
+                ok ->
+                    inet_db:register_socket(S, ?MODULE),
+                    {ok, S};
+                Error ->
+                    erlang:port_close(S),
+                    Error
+            end;
+        <<?GS_REP_ERROR, "no_pollset">> when Retries > 0 ->
+            %% A drop-in user may not have started us: do it for them.
+            erlang:port_close(S),
+            _ = application:start(gen_socket),
+            open(Family, SockOpts, Retries - 1);
+        <<?GS_REP_ERROR, E/binary>> ->
+            erlang:port_close(S),
+            {error, binary_to_atom(E, latin1)}
+    end.
+
+bind(S, IP, Port) ->
+    status(ctl(S, ?GS_REQ_BIND, [<<Port:16>> | ip_bytes(IP)])).
+
+ip_bytes({A, B, C, D}) -> [A, B, C, D];
+ip_bytes({A, B, C, D, E, F, G, H}) ->
+    <<A:16, B:16, C:16, D:16, E:16, F:16, G:16, H:16>>.
+
+any_addr(inet) -> {0, 0, 0, 0};
+any_addr(inet6) -> {0, 0, 0, 0, 0, 0, 0, 0}.
+
+family_of(S) ->
+    case inet:sockname(S) of
+        {ok, {{_, _, _, _, _, _, _, _}, _}} -> inet6;
+        _ -> inet
+    end.
+
+status(<<?GS_REP_OK>>) -> ok;
+status(<<?GS_REP_ERROR, E/binary>>) -> {error, binary_to_atom(E, latin1)}.
+
+ctl(S, Req, Data) ->
+    erlang:port_control(S, Req, Data).
+
+%% Waits for the completion of a request the driver registered.  On
+%% timeout the driver is asked to cancel; if it already sent the
+%% completion, that message is the answer (nothing is lost or reordered).
+await(S, Timeout) ->
+    receive
+        {?GS_TAG, S, Reply} -> Reply
+    after Timeout ->
+            case catch ctl(S, ?GS_REQ_CANCEL, <<>>) of
+                <<?GS_REP_OK>> -> {error, timeout};
+                _ -> receive {?GS_TAG, S, Reply} -> Reply end
+            end
+    end.
+
+%% The binding policy (see README): with policy 1 the caller moves to the
+%% scheduler of its socket's pollset.  process_flag(scheduler, N) is not
+%% documented, so a VM without it only loses the binding.
+bind_process(true, Pollset) ->
+    catch erlang:process_flag(scheduler, Pollset),
+    ok;
+bind_process(_, _) ->
+    ok.
+
+scheduler_id() ->
+    erlang:system_info(scheduler_id).
+
+check_timeout(infinity) -> ok;
+check_timeout(T) when is_integer(T), T >= 0 -> ok;
+check_timeout(_) -> exit(badarg).
+
+deadline(infinity) -> infinity;
+deadline(T) -> now_ms() + T.
+
+remaining(infinity) -> infinity;
+remaining(Deadline) -> erlang:max(0, Deadline - now_ms()).
+
+now_ms() ->
+    {M, S, U} = os:timestamp(),
+    (M * 1000000 + S) * 1000 + U div 1000.

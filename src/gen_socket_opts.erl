@@ -1,0 +1,127 @@
+%% @doc The option codec of gen_socket: splits a gen_tcp option list into
+%% what the socket is opened and bound with (family, address, port,
+%% backlog) and the socket options, checked the way gen_tcp checks them
+%% (inet:listen_options/2, inet:connect_options/2), with gen_socket's own
+%% defaults (binary, {active, false}) under the caller's options.
+-module(gen_socket_opts).
+
+-export([listen/1, connect/1, defaults/0]).
+
+-record(gs_opts, {family = inet :: inet | inet6,
+                  ifaddr :: undefined | any | loopback | inet:ip_address(),
+                  port = 0 :: inet:port_number(),
+                  backlog = 5 :: integer(),
+                  opts = [] :: [{atom(), term()}]}).
+
+-type parsed() :: {inet | inet6, undefined | inet:ip_address(),
+                   inet:port_number(), integer(), [{atom(), term()}]}.
+-export_type([parsed/0]).
+
+%% The option names gen_tcp accepts (inet:listen_options/0 and
+%% inet:connect_options/0 of OTP 25).
+-define(LISTEN_OPTS,
+        [debug, tos, tclass, priority, reuseaddr, keepalive, linger, sndbuf,
+         recbuf, nodelay, recvtos, recvtclass, ttl, recvttl, header, active,
+         packet, buffer, mode, deliver, backlog, ipv6_v6only, exit_on_close,
+         high_watermark, low_watermark, high_msgq_watermark,
+         low_msgq_watermark, send_timeout, send_timeout_close, delay_send,
+         packet_size, raw, show_econnreset, bind_to_device]).
+-define(CONNECT_OPTS,
+        [debug, tos, tclass, priority, reuseaddr, keepalive, linger, nodelay,
+         sndbuf, recbuf, recvtos, recvtclass, ttl, recvttl, header, active,
+         packet, packet_size, buffer, mode, deliver, line_delimiter,
+         exit_on_close, high_watermark, low_watermark, high_msgq_watermark,
+         low_msgq_watermark, send_timeout, send_timeout_close, delay_send,
+         raw, show_econnreset, bind_to_device]).
+
+%% @doc gen_socket's defaults: the original gen_socket's, binary and
+%% passive (gen_tcp's are list and {active, true}).
+-spec defaults() -> [{atom(), term()}].
+defaults() ->
+    [{mode, binary}, {active, false}].
+
+-spec listen(list()) -> {ok, parsed()} | {error, badarg}.
+listen(Opts) ->
+    parse(Opts, ?LISTEN_OPTS).
+
+-spec connect(list()) -> {ok, parsed()} | {error, badarg}.
+connect(Opts) ->
+    parse(Opts, ?CONNECT_OPTS).
+
+parse(Opts, Allowed) when is_list(Opts) ->
+    try lists:foldl(fun(O, R) -> opt(O, R, Allowed) end,
+                    #gs_opts{opts = lists:reverse(defaults())}, Opts) of
+        #gs_opts{} = R -> finish(R)
+    catch
+        throw:badarg -> {error, badarg}
+    end;
+parse(_, _) ->
+    {error, badarg}.
+
+finish(#gs_opts{family = F, ifaddr = IfAddr} = R) ->
+    Family = case IfAddr of
+                 {_, _, _, _, _, _, _, _} -> inet6;
+                 _ -> F
+             end,
+    case valid_ifaddr(IfAddr, Family) of
+        true ->
+            {ok, {Family, translate_ip(IfAddr, Family), R#gs_opts.port,
+                  R#gs_opts.backlog, lists:reverse(R#gs_opts.opts)}};
+        false ->
+            {error, badarg}
+    end.
+
+opt(inet, R, _) -> R#gs_opts{family = inet};
+opt(inet6, R, _) -> R#gs_opts{family = inet6};
+opt({tcp_module, M}, R, _) when is_atom(M) -> R;
+opt({ip, IP}, R, _) -> R#gs_opts{ifaddr = IP};
+opt({ifaddr, IP}, R, _) -> R#gs_opts{ifaddr = IP};
+opt({port, P}, R, _) when is_integer(P), P >= 0, P =< 65535 ->
+    R#gs_opts{port = P};
+opt({backlog, B}, R, As) when is_integer(B) ->
+    check_allowed(backlog, As),
+    R#gs_opts{backlog = B};
+opt(binary, R, As) -> add(mode, binary, R, As);
+opt(list, R, As) -> add(mode, list, R, As);
+opt({active, N}, R, _) when is_integer(N), N < 32768, N >= -32768 ->
+    R#gs_opts{opts = [{active, N} | lists:keydelete(active, 1, R#gs_opts.opts)]};
+opt({line_delimiter, C}, R, As) when is_integer(C), C >= 0, C =< 255 ->
+    add(line_delimiter, C, R, As);
+opt({raw, P, O, B}, R, As) -> add(raw, {P, O, B}, R, As);
+opt({Name, Val}, R, As) when is_atom(Name) -> add(Name, Val, R, As);
+opt(_, _, _) -> throw(badarg).
+
+add(Name, Val, R, As) ->
+    check_allowed(Name, As),
+    case prim_inet:is_sockopt_val(Name, Val) of
+        true when Name =:= raw ->
+            R#gs_opts{opts = [{raw, Val} | R#gs_opts.opts]};
+        true ->
+            R#gs_opts{opts = [{Name, Val} |
+                              lists:keydelete(Name, 1, R#gs_opts.opts)]};
+        false ->
+            throw(badarg)
+    end.
+
+check_allowed(Name, As) ->
+    case lists:member(Name, As) of
+        true -> ok;
+        false -> throw(badarg)
+    end.
+
+valid_ifaddr(undefined, _) -> true;
+valid_ifaddr(any, _) -> true;
+valid_ifaddr(loopback, _) -> true;
+valid_ifaddr({A, B, C, D}, inet) ->
+    lists:all(fun(X) -> is_integer(X) andalso X >= 0 andalso X =< 255 end,
+              [A, B, C, D]);
+valid_ifaddr({_, _, _, _, _, _, _, _} = IP, inet6) ->
+    lists:all(fun(X) -> is_integer(X) andalso X >= 0 andalso X =< 65535 end,
+              tuple_to_list(IP));
+valid_ifaddr(_, _) -> false.
+
+translate_ip(any, inet) -> {0, 0, 0, 0};
+translate_ip(loopback, inet) -> {127, 0, 0, 1};
+translate_ip(any, inet6) -> {0, 0, 0, 0, 0, 0, 0, 0};
+translate_ip(loopback, inet6) -> {0, 0, 0, 0, 0, 0, 0, 1};
+translate_ip(IP, _) -> IP.
