@@ -152,7 +152,7 @@ static ErlDrvSSizeT poller_start(gs_port *gp, const char *buf,
     {
         /* One pollset per scheduler, no more. */
         ErlDrvSysInfo si;
-        erl_drv_sys_info(&si, sizeof si);
+        driver_system_info(&si, sizeof si);
         if (idx < 1 || idx > GS_MAX_POLLSETS ||
             (si.scheduler_threads > 0 && idx > (uint32_t)si.scheduler_threads))
             return reply_err(rbuf, rsize, EINVAL);
