@@ -24,7 +24,11 @@ ERL_SRC := $(wildcard src/*.erl)
 BEAMS   := $(ERL_SRC:src/%.erl=ebin/%.beam)
 TEST_SRC := $(wildcard test/*.erl)
 TEST_BEAMS := $(TEST_SRC:test/%.erl=test/%.beam)
-TEST_MODS := $(basename $(notdir $(TEST_SRC)))
+TEST_MODS := $(basename $(notdir $(wildcard test/*_tests.erl)))
+comma := ,
+empty :=
+space := $(empty) $(empty)
+TEST_LIST = $(subst $(space),$(comma),$(strip $(TEST_MODS)))
 
 .PHONY: all deps test clean bench bench-quick
 
@@ -57,9 +61,7 @@ test/%.beam: test/%.erl
 	$(ERLC) $(ERLC_FLAGS) -I src -o test $<
 
 test: deps all $(TEST_BEAMS)
-	$(ERL) -noshell -pa ebin -pa test +S 2 -eval ' \
-	    R = eunit:test([$(shell echo $(TEST_MODS) | sed 's/ /,/g')], [verbose]), \
-	    halt(case R of ok -> 0; _ -> 1 end).'
+	$(ERL) -noshell -pa ebin -pa test -eval 'R = eunit:test([$(TEST_LIST)], [verbose]), halt(case R of ok -> 0; _ -> 1 end).'
 
 bench: all
 	@$(MAKE) -C bench run

@@ -33,6 +33,7 @@
 #define GS_REQ_CANCEL       117
 #define GS_REQ_SHUTDOWN     118
 #define GS_REQ_SOCKINFO     119
+#define GS_REQ_ATTACH       120
 
 /* As inet_drv: a recv of more than this is refused with enomem. */
 #define GS_MAX_RECV (64u * 1024 * 1024)
@@ -341,6 +342,18 @@ static ErlDrvSSizeT socket_control(gs_port *gp, unsigned cmd, const char *buf,
         gs_socket_lock(s);
         rc = gs_socket_shutdown(s, (unsigned char)buf[0], &err);
         gs_socket_unlock(s);
+        break;
+    case GS_REQ_ATTACH:
+        /* First call on an accepted socket: it joins its pollset's list
+         * (gs_socket_lock) and, if inherited options make it active,
+         * arms its reader.  The accepting dispatch could not: it held
+         * another pollset's mutex. */
+        if (len != 0) break;
+        gs_socket_lock(s);
+        s->owner = driver_connected(gp->port);
+        gs_socket_options_changed(s, GS_PASSIVE);
+        gs_socket_unlock(s);
+        rc = GS_OK;
         break;
     case GS_REQ_SOCKINFO:
         return reply_u32(rbuf, rsize, GS_REP_OK, (uint32_t)s->ps->index);

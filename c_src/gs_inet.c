@@ -242,9 +242,16 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
             s->low = (size_t)ival;
             continue;
         case INET_LOPT_MSGQ_HIWTRMRK:
-        case INET_LOPT_MSGQ_LOWTRMRK:
-            /* Our messages do not pass the socket port's queue. */
+            /* Kept and reported as inet_drv does; our messages do not
+             * pass through the socket port's queue. */
             if (ival < 1) return -1;
+            s->msgq_high = ival;
+            if (s->msgq_low > ival) s->msgq_low = ival;
+            continue;
+        case INET_LOPT_MSGQ_LOWTRMRK:
+            if (ival < 1) return -1;
+            s->msgq_low = ival;
+            if (s->msgq_high < ival) s->msgq_high = ival;
             continue;
         case INET_LOPT_TCP_SEND_TIMEOUT: s->send_timeout = ival; continue;
         case INET_LOPT_TCP_SEND_TIMEOUT_CLOSE:
@@ -297,8 +304,9 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
         }
         if (setsockopt(s->fd, proto, type, arg, argsz) < 0 && propagate)
             return -1;
-        if (type == SO_RCVBUF && proto == SOL_SOCKET && ival > s->bufsz)
-            s->bufsz = ival;    /* as inet_drv: buffer >= recbuf */
+        if (type == SO_RCVBUF && proto == SOL_SOCKET && !s->bufsz_set &&
+            ival > s->bufsz)
+            s->bufsz = ival;    /* as inet_drv: buffer >= recbuf, unless set */
     }
     if (len != 0) return -1;
     gs_socket_options_changed(s, old_active);
@@ -341,8 +349,9 @@ static ErlDrvSSizeT getopts(gs_socket *s, const char *buf, ErlDrvSizeT len,
         case INET_LOPT_TCP_HIWTRMRK: rb_u8(&r, opt); rb_u32(&r, (uint32_t)s->high); continue;
         case INET_LOPT_TCP_LOWTRMRK: rb_u8(&r, opt); rb_u32(&r, (uint32_t)s->low); continue;
         case INET_LOPT_MSGQ_HIWTRMRK:
+            rb_u8(&r, opt); rb_u32(&r, (uint32_t)s->msgq_high); continue;
         case INET_LOPT_MSGQ_LOWTRMRK:
-            rb_u8(&r, opt); rb_u32(&r, 1); continue;   /* as inet_drv */
+            rb_u8(&r, opt); rb_u32(&r, (uint32_t)s->msgq_low); continue;
         case INET_LOPT_TCP_SEND_TIMEOUT:
             rb_u8(&r, opt); rb_u32(&r, (uint32_t)s->send_timeout); continue;
         case INET_LOPT_TCP_SEND_TIMEOUT_CLOSE:
@@ -351,8 +360,6 @@ static ErlDrvSSizeT getopts(gs_socket *s, const char *buf, ErlDrvSizeT len,
             rb_u8(&r, opt); rb_u32(&r, s->delay_send); continue;
         case INET_LOPT_TCP_SHOW_ECONNRESET:
             rb_u8(&r, opt); rb_u32(&r, s->show_econnreset); continue;
-        case INET_LOPT_LINE_DELIM:
-            rb_u8(&r, opt); rb_u32(&r, (unsigned char)s->delimiter); continue;
         case INET_OPT_REUSEADDR: type = SO_REUSEADDR; break;
         case INET_OPT_KEEPALIVE: type = SO_KEEPALIVE; break;
         case INET_OPT_DONTROUTE: type = SO_DONTROUTE; break;

@@ -65,6 +65,8 @@ gs_socket *gs_socket_new(ErlDrvPort port)
     s->send_timeout = -1;
     s->high = 8192;
     s->low = 4096;
+    s->msgq_high = 8192;
+    s->msgq_low = 4096;
     s->read_size = GS_READ_MIN;
     ev_init(&s->rio, on_readable);
     ev_init(&s->wio, on_writable);
@@ -129,6 +131,8 @@ void gs_socket_inherit(gs_socket *s, const gs_socket *l)
     s->send_timeout_close = l->send_timeout_close;
     s->high = l->high;
     s->low = l->low;
+    s->msgq_high = l->msgq_high;
+    s->msgq_low = l->msgq_low;
     s->family = l->family;
 }
 
@@ -454,6 +458,26 @@ static int closed_reason(gs_socket *s, int err)
     return err;
 }
 
+/* The connection is over and reported (exit_on_close): like inet_drv's
+ * desc_close, the fd goes now; the port stays until its owner closes it. */
+static void sock_down(gs_socket *s, ErlDrvTermData from, gs_sock_state st)
+{
+    size_t i;
+    if (ev_is_active(&s->rio) || ev_is_pending(&s->rio))
+        ev_io_stop(s->ps->loop, &s->rio);
+    if (ev_is_active(&s->wio) || ev_is_pending(&s->wio))
+        ev_io_stop(s->ps->loop, &s->wio);
+    sendq_clear(&s->sq);
+    for (i = 0; i < s->sendq_waiters.n; i++)
+        reply_error(s, from, s->sendq_waiters.v[i].pid, GS_ECLOSED);
+    s->sendq_waiters.n = 0;
+    in_unborrow(s);
+    in_consume(s, in_len(s));
+    if (s->fd >= 0) close(s->fd);
+    s->fd = -1;
+    s->state = st;
+}
+
 /* ---- receive ------------------------------------------------------------- */
 
 int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
@@ -465,7 +489,7 @@ int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
 
     if (s->ps->dead) { *err = GS_ECLOSED; return GS_ERR; }
     if (s->state != GS_ST_CONNECTED) {
-        *err = s->state == GS_ST_CLOSED ? GS_ECLOSED : ENOTCONN;
+        *err = s->state == GS_ST_CLOSED_ACTIVE ? GS_ECLOSED : ENOTCONN;
         return GS_ERR;
     }
     if (s->active != GS_PASSIVE) { *err = EINVAL; return GS_ERR; }
@@ -486,7 +510,9 @@ int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
     }
     in_unborrow(s);
     if (rc < 0) {
-        *err = *err == EMSGSIZE ? EMSGSIZE : closed_reason(s, *err);
+        if (*err == EMSGSIZE) return GS_ERR;
+        *err = closed_reason(s, *err);
+        if (s->exitf) sock_down(s, s->port_term, GS_ST_EOF);
         return GS_ERR;
     }
     s->recv_pid = caller;
@@ -513,6 +539,10 @@ static void serve_input(gs_socket *s)
             reply_error(s, from, s->recv_pid,
                         err == EMSGSIZE ? EMSGSIZE : closed_reason(s, err));
             s->recv_pid = 0;
+            if (err != EMSGSIZE && s->exitf) {
+                sock_down(s, from, GS_ST_EOF);
+                return;
+            }
         }
     }
     while (s->active != GS_PASSIVE && !s->closed_sent) {
@@ -533,6 +563,11 @@ static void serve_input(gs_socket *s)
             if (why != GS_ECLOSED) notify_error(s, from, why);
             notify_simple(s, from, am_tcp_closed);
             s->closed_sent = 1;
+            if (s->exitf) {
+                in_unborrow(s);
+                sock_down(s, from, GS_ST_CLOSED_ACTIVE);
+                return;
+            }
             break;
         }
         notify_data(s, from, p, pl);
@@ -594,13 +629,15 @@ void gs_socket_options_changed(gs_socket *s, int old_active)
 {
     (void)old_active;
     if (s->ps == NULL || s->ps->dead || s->port_dead) return;
+    /* Watchers first: stopping one drops its pending (fed) event. */
+    update_read_watch(s);
     if (s->state == GS_ST_CONNECTED) {
         if ((s->active != GS_PASSIVE &&
              (in_len(s) > 0 || (s->rd_closed && !s->closed_sent))) ||
             s->notify_passive)
             kick(s);
-        update_read_watch(s);
-    } else if (s->notify_passive) {
+    } else if (s->notify_passive ||
+               (s->state == GS_ST_EOF && s->active != GS_PASSIVE)) {
         kick(s);
     }
 }
@@ -693,7 +730,8 @@ static int send_check(gs_socket *s, int *err)
 {
     if (s->ps->dead) { *err = GS_ECLOSED; return -1; }
     if (s->state != GS_ST_CONNECTED) {
-        *err = s->state == GS_ST_CLOSED ? GS_ECLOSED : ENOTCONN;
+        *err = s->state == GS_ST_OPEN || s->state == GS_ST_LISTEN ||
+               s->state == GS_ST_CONNECTING ? ENOTCONN : GS_ECLOSED;
         return -1;
     }
     if (s->wr_err || s->wr_shut) {
@@ -1055,7 +1093,7 @@ int gs_socket_cancel(gs_socket *s, ErlDrvTermData caller)
 int gs_socket_shutdown(gs_socket *s, int how, int *err)
 {
     if (s->state != GS_ST_CONNECTED) {
-        *err = s->state == GS_ST_CLOSED ? GS_ECLOSED : ENOTCONN;
+        *err = s->state == GS_ST_CLOSED_ACTIVE ? GS_ECLOSED : ENOTCONN;
         return GS_ERR;
     }
     if (how != SHUT_RD) {
@@ -1086,9 +1124,18 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
     else if (s->state == GS_ST_CONNECTED) {
         serve_input(s);
         update_read_watch(s);
-    } else if (s->notify_passive) {
-        s->notify_passive = 0;
-        notify_simple(s, s->ps->port_term, am_tcp_passive);
+    } else {
+        if (s->state == GS_ST_EOF && s->active != GS_PASSIVE &&
+            !s->closed_sent) {
+            /* Made active after its end was reported: as inet_drv. */
+            notify_simple(s, s->ps->port_term, am_tcp_closed);
+            s->closed_sent = 1;
+            s->state = GS_ST_CLOSED_ACTIVE;
+        }
+        if (s->notify_passive) {
+            s->notify_passive = 0;
+            notify_simple(s, s->ps->port_term, am_tcp_passive);
+        }
     }
 }
 

@@ -27,7 +27,11 @@ typedef enum {
     GS_ST_OPEN,         /* fd, not connected */
     GS_ST_LISTEN,
     GS_ST_CONNECTING,
-    GS_ST_CONNECTED
+    GS_ST_CONNECTED,
+    GS_ST_EOF,          /* end seen and reported in passive mode: the fd is
+                         * gone (inet_drv's desc_close), recv says enotconn */
+    GS_ST_CLOSED_ACTIVE /* tcp_closed delivered with exit_on_close: where
+                         * inet_drv would exit the port, we drop the fd */
 } gs_sock_state;
 
 /* A growable byte buffer: data lives in [start, end) of base. */
@@ -80,6 +84,7 @@ typedef struct gs_socket {
     int bufsz, bufsz_set;       /* the 'buffer' option; set explicitly? */
     int deliver, delay_send, send_timeout, send_timeout_close;
     size_t high, low;           /* send queue watermarks */
+    int msgq_high, msgq_low;    /* reported only */
     int read_size;              /* adaptive read size */
 
     /* read side */

@@ -25,7 +25,8 @@
 
 -spec listen(inet:port_number(), [gen_tcp:listen_option() | option()]) ->
                     {ok, socket()} | {error, atom()}.
-listen(Port, Opts) when is_integer(Port), Port >= 0, Port =< 65535 ->
+listen(Port, Opts) when is_integer(Port), Port >= 0, Port =< 65535,
+                        is_list(Opts) ->
     case gen_socket_opts:listen(Opts) of
         {ok, {Family, IfAddr, OptPort, Backlog, SockOpts}} ->
             BindPort = case Port of 0 -> OptPort; _ -> Port end,
@@ -37,7 +38,7 @@ listen(Port, Opts) when is_integer(Port), Port >= 0, Port =< 65535 ->
         {error, badarg} ->
             exit(badarg)
     end;
-listen(_, _) ->
+listen(_, Opts) when is_list(Opts) ->
     exit(badarg).
 
 bind_listen(S, Addr, Port, Backlog) ->
@@ -62,6 +63,7 @@ accept(L, Timeout) when is_port(L) ->
 
 accepted({ok, S, Pollset, Bind}) ->
     inet_db:register_socket(S, ?MODULE),
+    <<?GS_REP_OK>> = ctl(S, ?GS_REQ_ATTACH, <<>>),
     bind_process(Bind, Pollset),
     {ok, S};
 accepted(Error) ->
@@ -79,7 +81,7 @@ connect(Host, Port, Opts) ->
               [gen_tcp:connect_option() | option()], timeout_ms()) ->
                      {ok, socket()} | {error, atom()}.
 connect(Host, Port, Opts, Timeout)
-  when is_integer(Port), Port >= 0, Port =< 65535 ->
+  when is_integer(Port), Port >= 0, Port =< 65535, is_list(Opts) ->
     check_timeout(Timeout),
     case gen_socket_opts:connect(Opts) of
         {ok, {Family0, IfAddr, BindPort, _, SockOpts}} ->
@@ -95,7 +97,7 @@ connect(Host, Port, Opts, Timeout)
         {error, badarg} ->
             exit(badarg)
     end;
-connect(_, _, _, _) ->
+connect(_, _, Opts, _) when is_list(Opts) ->
     exit(badarg).
 
 try_connect([], _, _, _, _, _, _, LastError) ->
@@ -369,7 +371,7 @@ scheduler_id() ->
 
 check_timeout(infinity) -> ok;
 check_timeout(T) when is_integer(T), T >= 0 -> ok;
-check_timeout(_) -> exit(badarg).
+check_timeout(_) -> erlang:error(badarg).     % as gen_tcp's timer does
 
 deadline(infinity) -> infinity;
 deadline(T) -> now_ms() + T.

@@ -14,6 +14,7 @@
 -define(GS_REQ_CANCEL,       117).
 -define(GS_REQ_SHUTDOWN,     118).
 -define(GS_REQ_SOCKINFO,     119).
+-define(GS_REQ_ATTACH,       120).
 
 %% Reply status bytes
 -define(GS_REP_ERROR, 0).

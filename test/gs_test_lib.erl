@@ -1,0 +1,62 @@
+%% Helpers for the EUnit suites: run a scenario on gen_tcp and on
+%% gen_socket, normalise socket handles, count fds and threads.
+-module(gs_test_lib).
+
+-export([start/0, same/1, run/2, norm/1, fd_count/0, thread_count/0,
+         pair/2, pair/3, wait_until/2, flush/0]).
+
+start() ->
+    case application:start(gen_socket) of
+        ok -> ok;
+        {error, {already_started, gen_socket}} -> ok
+    end.
+
+%% Runs Fun(Mod) for gen_tcp and gen_socket, each in a fresh process,
+%% and returns {GenTcpResult, GenSocketResult}, normalised.
+same(Fun) ->
+    {run(gen_tcp, Fun), run(gen_socket, Fun)}.
+
+run(Mod, Fun) ->
+    Parent = self(),
+    Ref = make_ref(),
+    {Pid, MRef} = spawn_monitor(fun() -> Parent ! {Ref, norm(Fun(Mod))} end),
+    receive
+        {Ref, R} -> erlang:demonitor(MRef, [flush]), R;
+        {'DOWN', MRef, process, Pid, Reason} -> {crashed, Reason}
+    after 30000 ->
+            exit(Pid, kill),
+            {timeout, Mod}
+    end.
+
+%% Ports become 'sock', stack traces 'stack'; everything else is kept.
+norm(P) when is_port(P) -> sock;
+norm({'EXIT', {Reason, [_ | _]}}) -> {'EXIT', {norm(Reason), stack}};
+norm(T) when is_tuple(T) -> list_to_tuple(norm(tuple_to_list(T)));
+norm([H | T]) -> [norm(H) | norm(T)];
+norm(X) -> X.
+
+%% A connected pair {Listen, Client, Server} with Mod, loopback.
+pair(Mod, Opts) ->
+    pair(Mod, Opts, Opts).
+pair(Mod, LOpts, COpts) ->
+    {ok, L} = Mod:listen(0, [{reuseaddr, true} | LOpts]),
+    {ok, Port} = inet:port(L),
+    {ok, C} = Mod:connect({127, 0, 0, 1}, Port, COpts),
+    {ok, S} = Mod:accept(L, 5000),
+    {L, C, S}.
+
+fd_count() ->
+    length(element(2, file:list_dir("/proc/self/fd"))).
+
+thread_count() ->
+    length(element(2, file:list_dir("/proc/self/task"))).
+
+wait_until(_Fun, 0) -> false;
+wait_until(Fun, N) ->
+    case Fun() of
+        true -> true;
+        false -> timer:sleep(20), wait_until(Fun, N - 1)
+    end.
+
+flush() ->
+    receive M -> [M | flush()] after 0 -> [] end.
