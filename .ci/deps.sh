@@ -20,6 +20,10 @@ else
     need erlang-eunit
 fi
 [ -f /usr/include/ev.h ] || [ -f /usr/local/include/ev.h ] || need libev-dev
+# Optional, asked for by name (make bench): gnuplot-nox
+for p in "$@"; do
+    [ "$p" = gnuplot-nox ] && { command -v gnuplot >/dev/null 2>&1 || need gnuplot-nox; }
+done
 
 [ -z "$missing" ] && exit 0
 [ $check_only = 1 ] && exit 1
