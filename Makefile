@@ -61,6 +61,7 @@ test/%.beam: test/%.erl
 	$(ERLC) $(ERLC_FLAGS) -I src -o test $<
 
 test: deps all $(TEST_BEAMS)
+	@$(MAKE) --no-print-directory -C bench build
 	$(ERL) -noshell -pa ebin -pa test -eval 'R = eunit:test([$(TEST_LIST)], [verbose]), halt(case R of ok -> 0; _ -> 1 end).'
 
 bench: all

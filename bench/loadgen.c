@@ -26,7 +26,7 @@
 #include <fcntl.h>
 
 #define MAX_DEPTH 1024
-#define HIST_US 200000          /* latency histogram: 1 us buckets to 200 ms */
+#define HIST_US 5000000         /* latency histogram: 1 us buckets to 5 s */
 
 typedef struct {
     int fd, id, dead;

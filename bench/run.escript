@@ -276,22 +276,22 @@ find_case(Cases, N, S, D) ->
     end.
 
 plot(Cases, Servers, Med) ->
-    Dat = [["server" | ["\"" ++ CL ++ "\"" || {CL, _, _, _} <- Cases]], "\n",
-           [[io_lib:format("\"~s\"", [L]),
-             [io_lib:format(" ~s", [fmt0(Med(C, S, msgs_per_s))]) || C <- Cases], "\n"]
-            || {L, _, _} = S <- Servers]],
+    Dat = [[io_lib:format("\"~s\"", [L]),
+            [io_lib:format(" ~s", [fmt0(Med(C, S, msgs_per_s))]) || C <- Cases], "\n"]
+           || {L, _, _} = S <- Servers],
     ok = file:write_file("results/latest.dat", Dat),
-    NCols = length(Cases) + 1,
-    Gp = ["set terminal png size 1400,700\n",
+    Series = [io_lib:format("'results/latest.dat' using ~b~s title '~s'",
+                            [I + 1, case I of 1 -> ":xtic(1)"; _ -> "" end, CL])
+              || {I, {CL, _, _, _}} <- lists:zip(lists:seq(1, length(Cases)), Cases)],
+    Gp = ["set terminal png size 1400,700 noenhanced\n",
           "set output 'results/latest.png'\n",
-          "set title 'Echo msgs/s per server (median)'\n",
+          "set title 'Echo msgs/s per server (median of the rounds)'\n",
           "set style data histograms\nset style histogram clustered gap 1\n",
           "set style fill solid 0.8 border -1\n",
-          "set logscale y\nset ylabel 'msgs/s (log)'\n",
+          "set logscale y\nset ylabel 'msgs/s (log scale)'\n",
           "set xtics rotate by -30 scale 0\nset key outside right top\n",
-          "set datafile missing '-'\n",
-          "plot for [i=2:", integer_to_list(NCols), "] 'results/latest.dat' ",
-          "using i:xtic(1) title columnheader(i)\n"],
+          "set datafile missing '-'\nset bmargin 9\n",
+          "plot ", lists:join(", ", Series), "\n"],
     ok = file:write_file("results/latest.gp", Gp),
     io:format("~s", [os:cmd("gnuplot results/latest.gp 2>&1")]).
 
