@@ -5,7 +5,9 @@
 
 -import(gs_test_lib, [pair/2, pair/3]).
 
--export([shutdown_write_half_open/1, after_eof_active/1, msgq_watermarks/1, recbuf_bumps_buffer/1,
+-export([show_econnreset_active/1, show_econnreset_passive/1, port_option/1,
+         accepted_inherits/1, many_acceptors/1,
+         shutdown_write_half_open/1, after_eof_active/1, msgq_watermarks/1, recbuf_bumps_buffer/1,
          echo_binary/1, echo_list/1, recv_length/1, recv_zero_after_partial/1, recv_timeout/1, recv_after_peer_close/1, recv_closed_socket/1, send_iodata/1, send_bad_iodata/1, send_after_close/1, send_after_peer_gone/1, connect_refused/1, listen_eaddrinuse/1, listen_badarg/1, connect_badarg/1, connect_hostname/1, connect_timeout/1, accept_timeout/1, accept_closed_listener/1, accept_pending_then_close/1, active_true/1, active_once/1, active_n/1, active_n_negative/1, active_closed/1, active_list_mode/1, passive_then_active_buffered/1, controlling_process_moves_messages/1, controlling_process_not_owner/1, controlling_process_badarg/1, setopts_bad/1, getopts_values/1, getopts_listen/1, getopts_bad/1, setopts_first_wins/1, inet_setopts_once/1, peername_sockname/1, peername_listen/1, shutdown_write/1, shutdown_badarg/1, recv_concurrent/1, close_during_recv/1, owner_death_closes/1, peer_reset_passive/1, peer_reset_active/1, gen_tcp_funs_on_socket/1, options_given_twice/1, getstat_keys/1, recv_bad_args/1, large_transfer/1, reuseaddr_opt/1, nodelay_keepalive/1, buffers/1, send_timeout_opt/1]).
 
 
@@ -37,7 +39,8 @@ scenarios() ->
      msgq_watermarks, recbuf_bumps_buffer, shutdown_badarg, recv_concurrent,
      close_during_recv, owner_death_closes, peer_reset_passive,
      peer_reset_active, gen_tcp_funs_on_socket, options_given_twice,
-     getstat_keys, recv_bad_args, large_transfer, reuseaddr_opt,
+     getstat_keys, recv_bad_args, show_econnreset_active,
+     show_econnreset_passive, port_option, accepted_inherits, many_acceptors, large_transfer, reuseaddr_opt,
      nodelay_keepalive, buffers, send_timeout_opt].
 
 %%% ---- basic data ----------------------------------------------------------
@@ -571,6 +574,50 @@ large_transfer(Mod) ->
     Sent = receive {sent, X} -> X after 10000 -> none end,
     [Mod:close(Y) || Y <- [C, S, L]],
     [Sent, Got =:= Data].
+
+show_econnreset_active(Mod) ->
+    {L, C, S} = pair(Mod, [binary, {active, true}, {show_econnreset, true}], ?P),
+    ok = inet:setopts(C, [{linger, {true, 0}}]),
+    ok = Mod:close(C),
+    M1 = recv_msg(),
+    M2 = recv_msg(),
+    [Mod:close(X) || X <- [S, L]],
+    [M1, M2].
+
+show_econnreset_passive(Mod) ->
+    {L, C, S} = pair(Mod, [{show_econnreset, true} | ?P]),
+    ok = inet:setopts(C, [{linger, {true, 0}}]),
+    ok = Mod:close(C),
+    R = [Mod:recv(S, 0, 2000), Mod:recv(S, 0, 100)],
+    [Mod:close(X) || X <- [S, L]],
+    R.
+
+port_option(Mod) ->
+    {ok, L0} = gen_tcp:listen(0, [{reuseaddr, true}]),
+    {ok, Port} = inet:port(L0),
+    gen_tcp:close(L0),
+    {ok, L} = Mod:listen(0, [{port, Port}, {reuseaddr, true} | ?P]),
+    R = inet:port(L) =:= {ok, Port},
+    Mod:close(L),
+    R.
+
+accepted_inherits(Mod) ->
+    {L, C, S} = pair(Mod, [list, {active, once}, {nodelay, true}, {send_timeout, 5000}], ?P),
+    R = inet:getopts(S, [mode, active, nodelay, send_timeout]),
+    [Mod:close(X) || X <- [C, S, L]],
+    R.
+
+many_acceptors(Mod) ->
+    {ok, L} = Mod:listen(0, ?P),
+    {ok, Port} = inet:port(L),
+    Self = self(),
+    [spawn(fun() -> Self ! {acc, element(1, Mod:accept(L, 5000))} end)
+     || _ <- lists:seq(1, 5)],
+    timer:sleep(50),
+    Cs = [element(2, Mod:connect({127, 0, 0, 1}, Port, ?P)) || _ <- lists:seq(1, 5)],
+    R = lists:sort([receive {acc, X} -> X after 5000 -> none end || _ <- Cs]),
+    [Mod:close(X) || X <- [L | Cs]],
+    R.
 
 %%% ---- helpers -----------------------------------------------------------------
 
