@@ -60,6 +60,33 @@
 
 #define GS_MAX_BUFFER (64 * 1024 * 1024)
 
+/* inet options that are plain integer socket options, both ways */
+static const struct { int opt, level, name; } plain_sockopts[] = {
+    { INET_OPT_REUSEADDR,   SOL_SOCKET,   SO_REUSEADDR },
+    { INET_OPT_KEEPALIVE,   SOL_SOCKET,   SO_KEEPALIVE },
+    { INET_OPT_DONTROUTE,   SOL_SOCKET,   SO_DONTROUTE },
+    { INET_OPT_BROADCAST,   SOL_SOCKET,   SO_BROADCAST },
+    { INET_OPT_OOBINLINE,   SOL_SOCKET,   SO_OOBINLINE },
+    { INET_OPT_SNDBUF,      SOL_SOCKET,   SO_SNDBUF },
+    { INET_OPT_RCVBUF,      SOL_SOCKET,   SO_RCVBUF },
+    { INET_OPT_PRIORITY,    SOL_SOCKET,   SO_PRIORITY },
+    { INET_OPT_TOS,         SOL_IP,       IP_TOS },
+    { TCP_OPT_NODELAY,      IPPROTO_TCP,  TCP_NODELAY },
+    { INET_OPT_IPV6_V6ONLY, IPPROTO_IPV6, IPV6_V6ONLY },
+};
+
+static int plain_sockopt(int opt, int *level, int *name)
+{
+    size_t i;
+    for (i = 0; i < sizeof plain_sockopts / sizeof plain_sockopts[0]; i++)
+        if (plain_sockopts[i].opt == opt) {
+            *level = plain_sockopts[i].level;
+            *name = plain_sockopts[i].name;
+            return 1;
+        }
+    return 0;
+}
+
 /* ---- a growable list reply ----------------------------------------------- */
 
 typedef struct {
@@ -86,9 +113,7 @@ static char *rb_room(reply_buf *r, ErlDrvSizeT n)
         char *np = driver_alloc(ncap);
         if (!np) { r->ok = 0; return NULL; }
         memcpy(np, r->p, r->len);
-        if (r->p != *r->rbuf || r->cap > 0) {
-            if (r->p != *r->rbuf) driver_free(r->p);
-        }
+        if (r->p != *r->rbuf) driver_free(r->p);
         r->p = np;
         r->cap = ncap;
     }
@@ -261,13 +286,6 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
         case INET_LOPT_TCP_SHOW_ECONNRESET: s->show_econnreset = ival; continue;
         case INET_LOPT_LINE_DELIM: s->delimiter = (char)ival; continue;
         case INET_LOPT_READ_PACKETS: continue;
-        case INET_OPT_REUSEADDR: type = SO_REUSEADDR; break;
-        case INET_OPT_KEEPALIVE: type = SO_KEEPALIVE; break;
-        case INET_OPT_DONTROUTE: type = SO_DONTROUTE; break;
-        case INET_OPT_BROADCAST: type = SO_BROADCAST; break;
-        case INET_OPT_OOBINLINE: type = SO_OOBINLINE; break;
-        case INET_OPT_SNDBUF: type = SO_SNDBUF; break;
-        case INET_OPT_RCVBUF: type = SO_RCVBUF; break;
         case INET_OPT_LINGER:
             if (len < 4) return -1;
             li.l_onoff = ival;
@@ -277,12 +295,6 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
             arg = &li;
             argsz = sizeof li;
             type = SO_LINGER;
-            break;
-        case INET_OPT_PRIORITY: type = SO_PRIORITY; propagate = 1; break;
-        case INET_OPT_TOS: proto = SOL_IP; type = IP_TOS; propagate = 1; break;
-        case TCP_OPT_NODELAY: proto = IPPROTO_TCP; type = TCP_NODELAY; break;
-        case INET_OPT_IPV6_V6ONLY:
-            proto = IPPROTO_IPV6; type = IPV6_V6ONLY; propagate = 1;
             break;
         case INET_OPT_RAW: {
             int rlen;
@@ -300,7 +312,11 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
             break;
         }
         default:
-            return -1;
+            if (!plain_sockopt(opt, &proto, &type)) return -1;
+            /* as inet_drv: only these report a failure */
+            propagate = opt == INET_OPT_PRIORITY || opt == INET_OPT_TOS ||
+                        opt == INET_OPT_IPV6_V6ONLY;
+            break;
         }
         if (setsockopt(s->fd, proto, type, arg, argsz) < 0 && propagate)
             return -1;
@@ -360,17 +376,6 @@ static ErlDrvSSizeT getopts(gs_socket *s, const char *buf, ErlDrvSizeT len,
             rb_u8(&r, opt); rb_u32(&r, s->delay_send); continue;
         case INET_LOPT_TCP_SHOW_ECONNRESET:
             rb_u8(&r, opt); rb_u32(&r, s->show_econnreset); continue;
-        case INET_OPT_REUSEADDR: type = SO_REUSEADDR; break;
-        case INET_OPT_KEEPALIVE: type = SO_KEEPALIVE; break;
-        case INET_OPT_DONTROUTE: type = SO_DONTROUTE; break;
-        case INET_OPT_BROADCAST: type = SO_BROADCAST; break;
-        case INET_OPT_OOBINLINE: type = SO_OOBINLINE; break;
-        case INET_OPT_SNDBUF: type = SO_SNDBUF; break;
-        case INET_OPT_RCVBUF: type = SO_RCVBUF; break;
-        case INET_OPT_PRIORITY: type = SO_PRIORITY; break;
-        case INET_OPT_TOS: proto = SOL_IP; type = IP_TOS; break;
-        case TCP_OPT_NODELAY: proto = IPPROTO_TCP; type = TCP_NODELAY; break;
-        case INET_OPT_IPV6_V6ONLY: proto = IPPROTO_IPV6; type = IPV6_V6ONLY; break;
         case INET_OPT_LINGER: {
             struct linger li;
             socklen_t l = sizeof li;
@@ -411,7 +416,8 @@ static ErlDrvSSizeT getopts(gs_socket *s, const char *buf, ErlDrvSizeT len,
             continue;
         }
         default:
-            goto bad;
+            if (!plain_sockopt(opt, &proto, &type)) goto bad;
+            break;
         }
         if (sock_getint(s, proto, type, &v) < 0)
             continue;   /* as inet_drv: an option the OS refuses is left out */
