@@ -172,7 +172,7 @@ static ErlDrvSSizeT poller_start(gs_port *gp, const char *buf,
 
 static ErlDrvSSizeT poller_info(gs_pollset *ps, char **rbuf, ErlDrvSizeT rsize)
 {
-    unsigned char t[1 + 4 + 4 + 8 * 3];
+    unsigned char t[1 + 4 + 4 + 8 * 4];
     erl_drv_mutex_lock(ps->mtx);
     t[0] = GS_REP_OK;
     t[1] = 0; t[2] = 0; t[3] = (unsigned char)(ps->index >> 8);
@@ -185,6 +185,7 @@ static ErlDrvSSizeT poller_info(gs_pollset *ps, char **rbuf, ErlDrvSizeT rsize)
     put_u64(t + 9, ps->rounds);
     put_u64(t + 17, ps->wakeups);
     put_u64(t + 25, ps->events);
+    put_u64(t + 33, ps->watcher_events);
     erl_drv_mutex_unlock(ps->mtx);
     return reply_bytes(rbuf, rsize, t, sizeof t);
 }

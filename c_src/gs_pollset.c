@@ -28,6 +28,11 @@ static int reg_max;             /* highest index ever registered */
 static int reg_policy = 1;
 static unsigned reg_rr;
 
+int gs_pollset_on_watcher(void)
+{
+    return on_watcher_thread;
+}
+
 /* ---- registry ---------------------------------------------------------- */
 
 int gs_registry_init(void)

@@ -48,6 +48,8 @@ typedef struct gs_pollset {
     unsigned long wakeups;      /* times the watcher signalled the poller */
     unsigned long events;       /* socket callbacks run */
     unsigned long round_events; /* callbacks in the current round */
+    unsigned long watcher_events; /* socket callbacks run by the watcher
+                                   * thread: must stay 0 (the design) */
     char scratch[GS_SCRATCH_SIZE]; /* read buffer, used under mtx only */
 } gs_pollset;
 
@@ -71,6 +73,9 @@ void gs_pollset_unref(gs_pollset *ps);
 long gs_pollset_poll(gs_pollset *ps);
 int  gs_pollset_handback(gs_pollset *ps);
 void gs_pollset_drain_signal(gs_pollset *ps);
+
+/* Is the calling thread a pollset's watcher thread? */
+int  gs_pollset_on_watcher(void);
 
 /* With ps->mtx held: make a watcher change take effect now. */
 void gs_pollset_wake(gs_pollset *ps);

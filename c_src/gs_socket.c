@@ -1133,6 +1133,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
     gs_socket *s = w->data;
     (void)loop; (void)revents;
     s->ps->round_events++;
+    if (gs_pollset_on_watcher()) s->ps->watcher_events++;
     if (s->state == GS_ST_LISTEN)
         serve_accept(s);
     else if (s->state == GS_ST_CONNECTED) {
@@ -1162,6 +1163,7 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
     gs_socket *s = w->data;
     (void)loop; (void)revents;
     s->ps->round_events++;
+    if (gs_pollset_on_watcher()) s->ps->watcher_events++;
     if (s->state == GS_ST_CONNECTING)
         serve_connect(s);
     else

@@ -50,10 +50,11 @@ init([Index, Bind]) ->
 
 -spec handle_call(term(), {pid(), term()}, #st{}) -> {reply, term(), #st{}}.
 handle_call(info, _From, #st{port = Port} = St) ->
-    <<?GS_REP_OK, Index:32, Sockets:32, Rounds:64, Wakeups:64, Events:64>> =
-        erlang:port_control(Port, ?GS_REQ_INFO, <<>>),
+    <<?GS_REP_OK, Index:32, Sockets:32, Rounds:64, Wakeups:64, Events:64,
+      WatcherEvents:64>> = erlang:port_control(Port, ?GS_REQ_INFO, <<>>),
     {reply, [{pollset, Index}, {scheduler, Index}, {sockets, Sockets},
-             {rounds, Rounds}, {wakeups, Wakeups}, {events, Events}], St};
+             {rounds, Rounds}, {wakeups, Wakeups}, {events, Events},
+             {watcher_events, WatcherEvents}], St};
 handle_call(_, _From, St) ->
     {reply, {error, badarg}, St}.
 

@@ -31,7 +31,10 @@ echo(Mode) ->
     %% The traffic went through gen_socket's pollsets, on the scheduler side.
     After = info_totals(),
     ?assert(element(1, After) > element(1, Before)),  % dispatch rounds
-    ?assert(element(2, After) > element(2, Before)).  % events
+    ?assert(element(2, After) > element(2, Before)),  % events
+    %% and never in a watcher thread
+    ?assertEqual(0, lists:sum([proplists:get_value(watcher_events, I)
+                               || I <- gen_socket:info()])).
 
 info_totals() ->
     Info = gen_socket:info(),

@@ -69,6 +69,7 @@ pollsets() ->
     ?assert(Sum(rounds, Info1) > Sum(rounds, Info0)),
     ?assert(Sum(wakeups, Info1) > Sum(wakeups, Info0)),
     ?assertEqual(3, Sum(sockets, Info1)),
+    ?assertEqual(0, Sum(watcher_events, Info1)),   % dispatch never in the watcher
     [gen_socket:close(X) || X <- [C, S, L]],
     ?assertEqual(0, Sum(sockets, gen_socket:info())).
 
