@@ -534,6 +534,12 @@ ErlDrvSSizeT gs_inet_control(gs_socket *s, unsigned cmd, const char *buf,
         return getstat(s, buf, len, rbuf, rsize);
     case INET_REQ_SUBSCRIBE:
         return subscribe(s, buf, len, rbuf, rsize, caller);
+    case TCP_REQ_UNRECV: {
+        int err;
+        if (gs_socket_unrecv(s, buf, len, &err) != GS_OK)
+            return gs_inet_error(err, rbuf, rsize);
+        return ok_reply(rbuf, rsize);
+    }
     case INET_REQ_GETFD: {
         reply_buf r;
         if (s->fd < 0) return gs_inet_error(EINVAL, rbuf, rsize);

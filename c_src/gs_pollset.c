@@ -129,7 +129,21 @@ out:
 static void loop_release(struct ev_loop *loop)
 {
     gs_pollset *ps = ev_userdata(loop);
+    uint64_t one = 1;
     if (!on_watcher_thread) return;
+    if (ps->state != PS_WATCHING) {
+        /* Parked inside this ev_run (libev invokes pending events at its
+         * start, before it polls): the scheduler may drive the loop as
+         * soon as the mutex is free, so keep it, and make this last
+         * epoll_wait return at once. */
+        ps->watcher_kept_lock = 1;
+        if (!ps->wake_pending) {
+            ps->wake_pending = 1;
+            while (write(ps->wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+                ;
+        }
+        return;
+    }
     ps->watcher_blocked = 1;
     /* An event fed while we were not blocked (ev_feed_event) is pending
      * but unknown to epoll: make epoll_wait return at once. */
@@ -142,6 +156,10 @@ static void loop_acquire(struct ev_loop *loop)
 {
     gs_pollset *ps = ev_userdata(loop);
     if (!on_watcher_thread) return;
+    if (ps->watcher_kept_lock) {
+        ps->watcher_kept_lock = 0;
+        return;
+    }
     erl_drv_mutex_lock(ps->mtx);
     ps->watcher_blocked = 0;
 }
@@ -165,6 +183,8 @@ static void loop_invoke(struct ev_loop *loop)
         ev_invoke_pending(loop);
         return;
     }
+    if (ps->state != PS_WATCHING)
+        return;                 /* already parked and signalled */
     ps->state = PS_PARKED;
     ps->wakeups++;
     do {
@@ -189,10 +209,12 @@ static void *watcher_main(void *arg)
     on_watcher_thread = 1;
     erl_drv_mutex_lock(ps->mtx);
     while (!ps->stopping) {
-        if (ps->state == PS_WATCHING)
-            ev_run(ps->loop, EVRUN_ONCE);
-        else
+        if (ps->state != PS_WATCHING)
             erl_drv_cond_wait(ps->cond, ps->mtx);
+        else if (ev_pending_count(ps->loop) > 0)
+            loop_invoke(ps->loop);      /* events fed meanwhile: park now */
+        else
+            ev_run(ps->loop, EVRUN_ONCE);
     }
     erl_drv_mutex_unlock(ps->mtx);
     return NULL;

@@ -35,6 +35,7 @@ typedef struct gs_pollset {
     int dead;                   /* poller port gone: no more dispatch */
     int watcher_blocked;        /* watcher is inside epoll_wait */
     int wake_pending;           /* a wake-up byte is in wake_fd */
+    int watcher_kept_lock;      /* release callback kept the mutex */
     int sig_rd, sig_wr;         /* self-pipe, watcher -> poller port */
     int wake_fd;                /* eventfd, anyone -> watcher */
     ev_io wake_io;

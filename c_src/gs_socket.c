@@ -656,6 +656,29 @@ void gs_socket_options_changed(gs_socket *s, int old_active)
     }
 }
 
+/* gen_tcp:unrecv/2: the bytes go back in front of the receive buffer. */
+int gs_socket_unrecv(gs_socket *s, const char *p, size_t len, int *err)
+{
+    gs_buf *b = &s->in;
+    size_t have = in_len(s);
+    char *nb;
+
+    if (s->state != GS_ST_CONNECTED) { *err = ENOTCONN; return GS_ERR; }
+    if (len == 0) return GS_OK;
+    nb = driver_alloc(have + len);
+    if (!nb) { *err = ENOMEM; return GS_ERR; }
+    memcpy(nb, p, len);
+    if (have) memcpy(nb + len, b->base + b->start, have);
+    if (b->base && !b->borrowed) driver_free(b->base);
+    b->base = nb;
+    b->cap = have + len;
+    b->start = 0;
+    b->end = have + len;
+    b->borrowed = 0;
+    gs_socket_options_changed(s, s->active);   /* active: deliver it */
+    return GS_OK;
+}
+
 /* ---- the send queue ------------------------------------------------------ */
 
 static void sendq_clear(gs_sendq *q)

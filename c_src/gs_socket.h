@@ -169,6 +169,7 @@ int gs_socket_accept(gs_socket *s, ErlDrvTermData caller, int sched,
                      int *err);
 int gs_socket_cancel(gs_socket *s, ErlDrvTermData caller);
 int gs_socket_shutdown(gs_socket *s, int how, int *err);
+int gs_socket_unrecv(gs_socket *s, const char *p, size_t len, int *err);
 /* After an option change that may need dispatch (active, packet) */
 void gs_socket_options_changed(gs_socket *s, int old_active);
 size_t gs_socket_subscribe_empty(gs_socket *s, ErlDrvTermData caller);

@@ -9,7 +9,7 @@
 -module(gen_socket).
 
 -export([listen/2, accept/1, accept/2, connect/3, connect/4,
-         send/2, recv/2, recv/3, close/1, shutdown/2,
+         send/2, recv/2, recv/3, unrecv/2, close/1, shutdown/2,
          controlling_process/2, setopts/2, getopts/2,
          peername/1, sockname/1, getstat/1, getstat/2,
          socket_info/2, info/0]).
@@ -220,6 +220,11 @@ recv(S, Len, Timeout) when is_port(S), is_integer(Len), Len >= 0,
     catch
         error:badarg -> {error, closed}
     end.
+
+%% @doc Puts data back in front of the socket's receive buffer.
+-spec unrecv(socket(), iodata()) -> ok | {error, atom()}.
+unrecv(S, Data) when is_port(S) ->
+    prim_inet:unrecv(S, Data).
 
 %%% ---- control ---------------------------------------------------------------
 

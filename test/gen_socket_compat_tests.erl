@@ -5,7 +5,8 @@
 
 -import(gs_test_lib, [pair/2, pair/3]).
 
--export([show_econnreset_active/1, show_econnreset_passive/1, port_option/1,
+-export([unrecv/1, ipv6_loopback/1,
+         show_econnreset_active/1, show_econnreset_passive/1, port_option/1,
          accepted_inherits/1, many_acceptors/1,
          shutdown_write_half_open/1, after_eof_active/1, msgq_watermarks/1, recbuf_bumps_buffer/1,
          echo_binary/1, echo_list/1, recv_length/1, recv_zero_after_partial/1, recv_timeout/1, recv_after_peer_close/1, recv_closed_socket/1, send_iodata/1, send_bad_iodata/1, send_after_close/1, send_after_peer_gone/1, connect_refused/1, listen_eaddrinuse/1, listen_badarg/1, connect_badarg/1, connect_hostname/1, connect_timeout/1, accept_timeout/1, accept_closed_listener/1, accept_pending_then_close/1, active_true/1, active_once/1, active_n/1, active_n_negative/1, active_closed/1, active_list_mode/1, passive_then_active_buffered/1, controlling_process_moves_messages/1, controlling_process_not_owner/1, controlling_process_badarg/1, setopts_bad/1, getopts_values/1, getopts_listen/1, getopts_bad/1, setopts_first_wins/1, inet_setopts_once/1, peername_sockname/1, peername_listen/1, shutdown_write/1, shutdown_badarg/1, recv_concurrent/1, close_during_recv/1, owner_death_closes/1, peer_reset_passive/1, peer_reset_active/1, gen_tcp_funs_on_socket/1, options_given_twice/1, getstat_keys/1, recv_bad_args/1, large_transfer/1, reuseaddr_opt/1, nodelay_keepalive/1, buffers/1, send_timeout_opt/1]).
@@ -40,7 +41,7 @@ scenarios() ->
      close_during_recv, owner_death_closes, peer_reset_passive,
      peer_reset_active, gen_tcp_funs_on_socket, options_given_twice,
      getstat_keys, recv_bad_args, show_econnreset_active,
-     show_econnreset_passive, port_option, accepted_inherits, many_acceptors, large_transfer, reuseaddr_opt,
+     show_econnreset_passive, port_option, unrecv, ipv6_loopback, accepted_inherits, many_acceptors, large_transfer, reuseaddr_opt,
      nodelay_keepalive, buffers, send_timeout_opt].
 
 %%% ---- basic data ----------------------------------------------------------
@@ -617,6 +618,32 @@ many_acceptors(Mod) ->
     Cs = [element(2, Mod:connect({127, 0, 0, 1}, Port, ?P)) || _ <- lists:seq(1, 5)],
     R = lists:sort([receive {acc, X} -> X after 5000 -> none end || _ <- Cs]),
     [Mod:close(X) || X <- [L | Cs]],
+    R.
+
+unrecv(Mod) ->
+    {L, C, S} = pair(Mod, ?P),
+    ok = Mod:send(C, <<"world">>),
+    timer:sleep(20),
+    R = [gen_tcp:unrecv(S, <<"hello ">>), Mod:recv(S, 0, 1000),
+         gen_tcp:unrecv(S, "abc"), gen_tcp:unrecv(S, [<<"x">>, "y"]),
+         Mod:recv(S, 2, 1000), Mod:recv(S, 0, 1000), Mod:recv(S, 0, 1000),
+         gen_tcp:unrecv(S, foo), gen_tcp:unrecv(L, <<"x">>),
+         gen_tcp:unrecv(S, <<"act">>), inet:setopts(S, [{active, once}]), recv_msg()],
+    [Mod:close(X) || X <- [C, S, L]],
+    R.
+
+ipv6_loopback(Mod) ->
+    {ok, L} = Mod:listen(0, [inet6, {ip, {0, 0, 0, 0, 0, 0, 0, 1}} | ?P]),
+    {ok, Port} = inet:port(L),
+    {ok, C} = Mod:connect({0, 0, 0, 0, 0, 0, 0, 1}, Port, ?P),
+    {ok, S} = Mod:accept(L, 2000),
+    {ok, C2} = Mod:connect("localhost", Port, [inet6 | ?P]),
+    {ok, S2} = Mod:accept(L, 2000),
+    ok = Mod:send(C, <<"six">>),
+    R = [Mod:recv(S, 3, 2000), inet:peername(C) =:= inet:sockname(S),
+         element(1, element(2, inet:sockname(L))), element(1, element(2, inet:peername(S2))),
+         Mod:connect({0, 0, 0, 0, 0, 0, 0, 1}, Port + 1, ?P)],
+    [Mod:close(X) || X <- [C, S, C2, S2, L]],
     R.
 
 %%% ---- helpers -----------------------------------------------------------------

@@ -13,6 +13,7 @@ engine_test_() ->
       {"policy 1: least loaded, caller bound", {timeout, 60, fun policy_least_loaded/0}},
       {"policy 0: caller's scheduler", {timeout, 60, fun policy_current/0}},
       {"policy 2: round robin", {timeout, 60, fun policy_round_robin/0}},
+      {"events fed while the loop changes hands", {timeout, 120, fun feed_race/0}},
       {"recv timeouts racing data lose nothing", {timeout, 120, fun recv_timeout_race/0}},
       {"accept timeouts racing connects lose nothing", {timeout, 120, fun accept_timeout_race/0}},
       {"connect timeouts leak nothing", {timeout, 60, fun connect_timeout_race/0}},
@@ -143,6 +144,28 @@ policy_round_robin() ->
 counts(Ps) ->
     N = erlang:system_info(schedulers),
     [length([P || P <- Ps, P =:= I]) || I <- lists:seq(1, N)].
+
+%% Data put back with unrecv and a socket turned active are delivered by
+%% dispatch through a fed event (no fd activity).  Fed at random moments
+%% of the hand-over between the watcher thread and the poller, every one
+%% must arrive, and the two must never run the loop at once (libev aborts
+%% the VM if they do).
+feed_race() ->
+    {L, C, S} = gs_test_lib:pair(gen_socket, ?P),
+    lists:foreach(
+      fun(I) ->
+              ok = gen_socket:unrecv(S, <<I:32>>),
+              ok = inet:setopts(S, [{active, once}]),
+              receive {tcp, S, <<I:32>>} -> ok
+              after 5000 -> erlang:error({lost, I})
+              end,
+              case rand:uniform(8) of
+                  1 -> timer:sleep(1);
+                  2 -> erlang:yield();
+                  _ -> ok
+              end
+      end, lists:seq(1, 20000)),
+    [gen_socket:close(X) || X <- [C, S, L]].
 
 %% A stream of numbered 4-byte records, sent in bursts, read with tiny
 %% timeouts: each timeout cancels a wait that may race the data.  Every
