@@ -38,6 +38,10 @@ long gs_packet_length(int htype, const char *buf, size_t len, size_t want,
 /* Bytes of header that are stripped from a delivered packet. */
 size_t gs_packet_header_size(int htype);
 
+/* Bytes at the end of a complete packet that are consumed but not
+ * delivered (the padding of fcgi). */
+size_t gs_packet_trailer_size(int htype, const char *pkt, size_t len);
+
 /* How many bytes the read should at least ask for to complete the
  * packet being assembled (0 when unknown). */
 size_t gs_packet_need(int htype, const char *buf, size_t len, size_t want);

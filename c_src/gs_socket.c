@@ -149,6 +149,7 @@ static int data_term(gs_socket *s, ErlDrvTermData *spec, const char *p,
                      size_t len)
 {
     size_t h = gs_packet_header_size(s->htype);
+    len -= gs_packet_trailer_size(s->htype, p, len);
     p += h;
     len -= h;
     if (s->mode == GS_MODE_BINARY) {
@@ -427,7 +428,7 @@ static int in_take(gs_socket *s, size_t want, const char **pp, size_t *pl,
         if (len > 0) {
             long n = gs_packet_length(s->htype, s->in.base + s->in.start,
                                       len, want, s->psize, s->delimiter,
-                                      s->bufsz_set ? (size_t)s->bufsz : 0);
+                                      (size_t)s->bufsz);
             if (n > 0) {
                 *pp = s->in.base + s->in.start;
                 *pl = (size_t)n;
@@ -498,12 +499,14 @@ int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
 
     rc = in_take(s, len, &p, &pl, err);
     if (rc == 1) {
+        size_t dl;
         h = gs_packet_header_size(s->htype);
-        r->bin = driver_alloc_binary(1 + pl - h);
+        dl = pl - h - gs_packet_trailer_size(s->htype, p, pl);
+        r->bin = driver_alloc_binary(1 + dl);
         if (!r->bin) { in_unborrow(s); *err = ENOMEM; return GS_ERR; }
         r->bin->orig_bytes[0] = s->mode == GS_MODE_BINARY ? 1 : 4;
-        memcpy(r->bin->orig_bytes + 1, p + h, pl - h);
-        r->len = 1 + pl - h;
+        memcpy(r->bin->orig_bytes + 1, p + h, dl);
+        r->len = 1 + dl;
         in_consume(s, pl);
         in_unborrow(s);
         return GS_OK;
@@ -793,14 +796,21 @@ static int send_queued(gs_socket *s, ErlDrvTermData caller, int *err)
     return GS_OK;
 }
 
-int gs_socket_send(gs_socket *s, ErlDrvTermData caller, const char *buf,
-                   size_t len, int *err)
+/* {packet, 1 | 2 | 4}: the length header a send puts in front, as
+ * inet_drv does (the length is cut to the header's width, no error). */
+static size_t send_header(const gs_socket *s, size_t len, char *h)
+{
+    size_t n = gs_packet_header_size(s->htype), i;
+    for (i = 0; i < n; i++)
+        h[i] = (char)(len >> (8 * (n - 1 - i)));
+    return n;
+}
+
+static int send_plain(gs_socket *s, ErlDrvTermData caller, const char *buf,
+                      size_t len, int *err)
 {
     ssize_t n = 0;
 
-    if (send_check(s, err) < 0) return GS_ERR;
-    count_output(s, len);
-    if (len == 0) return GS_OK;
     if (s->sq.bytes == 0) {
         do {
             n = send(s->fd, buf, len, MSG_NOSIGNAL);
@@ -821,68 +831,126 @@ int gs_socket_send(gs_socket *s, ErlDrvTermData caller, const char *buf,
     return send_queued(s, caller, err);
 }
 
+int gs_socket_send(gs_socket *s, ErlDrvTermData caller, const char *buf,
+                   size_t len, int *err)
+{
+    char h[4];
+    size_t hl;
+    int rc;
+
+    if (send_check(s, err) < 0) return GS_ERR;
+    count_output(s, len);
+    hl = send_header(s, len, h);
+    if (hl == 0)
+        return len == 0 ? GS_OK : send_plain(s, caller, buf, len, err);
+    {
+        /* Small data (the control path): one copy with the header. */
+        char *tmp = driver_alloc(hl + len);
+        if (!tmp) { *err = ENOMEM; return GS_ERR; }
+        memcpy(tmp, h, hl);
+        memcpy(tmp + hl, buf, len);
+        rc = send_plain(s, caller, tmp, hl + len, err);
+        driver_free(tmp);
+        return rc;
+    }
+}
+
 int gs_socket_sendv(gs_socket *s, ErlDrvTermData caller, ErlIOVec *ev,
                     int *err)
 {
-    size_t done = 0, total = (size_t)ev->size, skip;
-    int i;
+    struct iovec sv[GS_IOV_MAX + 1], *iov = sv;
+    ErlDrvBinary *sb[GS_IOV_MAX + 1], **bins = sb;
+    char h[4];
+    size_t hl, done = 0, total, skip;
+    int i, cnt, first = 0, rc = GS_OK;
 
     if (send_check(s, err) < 0) return GS_ERR;
-    count_output(s, total);
+    count_output(s, (size_t)ev->size);
+    hl = send_header(s, (size_t)ev->size, h);
+    total = (size_t)ev->size + hl;
     if (total == 0) return GS_OK;
-    if (s->sq.bytes == 0) {
-        /* Write straight from the caller's binaries: no copy. */
-        int first = 0;
-        while (first < ev->vsize && done < total) {
-            int cnt = ev->vsize - first;
-            ssize_t n;
-            if (cnt > IOV_MAX) cnt = IOV_MAX;
-            n = writev(s->fd, (struct iovec *)ev->iov + first, cnt);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-                *err = write_error(s, errno);
-                return GS_ERR;
-            }
-            done += (size_t)n;
-            /* Advance over fully written vectors. */
-            {
-                size_t acc = 0;
-                int j;
-                for (j = 0; j < first; j++) acc += ev->iov[j].iov_len;
-                while (first < ev->vsize &&
-                       acc + ev->iov[first].iov_len <= done) {
-                    acc += ev->iov[first].iov_len;
-                    first++;
-                }
-                if (first < ev->vsize && acc < done)
-                    break;  /* partial vector: the kernel is full */
-            }
-        }
-        if (done == total) return GS_OK;
-    }
-    /* Queue the rest by reference (copying only what has no binary). */
-    skip = done;
-    for (i = 0; i < ev->vsize; i++) {
-        size_t l = ev->iov[i].iov_len;
-        char *p = ev->iov[i].iov_base;
-        if (skip >= l) { skip -= l; continue; }
-        p += skip;
-        l -= skip;
-        skip = 0;
-        if (ev->binv && ev->binv[i]) {
-            driver_binary_inc_refc(ev->binv[i]);
-            if (sendq_push(&s->sq, ev->binv[i], p, l) < 0) {
-                driver_free_binary(ev->binv[i]);
-                *err = ENOMEM;
-                return GS_ERR;
-            }
-        } else if (sendq_push_copy(&s->sq, p, l) < 0) {
+
+    /* The header (if any), then the caller's binaries: no copy. */
+    cnt = ev->vsize + (hl ? 1 : 0);
+    if (cnt > GS_IOV_MAX + 1) {
+        iov = driver_alloc(cnt * sizeof *iov);
+        bins = driver_alloc(cnt * sizeof *bins);
+        if (!iov || !bins) {
+            if (iov && iov != sv) driver_free(iov);
+            if (bins && bins != sb) driver_free(bins);
             *err = ENOMEM;
             return GS_ERR;
         }
     }
-    return send_queued(s, caller, err);
+    i = 0;
+    if (hl) {
+        iov[0].iov_base = h;
+        iov[0].iov_len = hl;
+        bins[0] = NULL;
+        i = 1;
+    }
+    for (cnt = 0; cnt < ev->vsize; cnt++, i++) {
+        iov[i].iov_base = ev->iov[cnt].iov_base;
+        iov[i].iov_len = ev->iov[cnt].iov_len;
+        bins[i] = ev->binv ? ev->binv[cnt] : NULL;
+    }
+    cnt = i;
+
+    if (s->sq.bytes == 0) {
+        while (first < cnt && done < total) {
+            int n_iov = cnt - first;
+            ssize_t n;
+            size_t acc = 0;
+            int j;
+            if (n_iov > IOV_MAX) n_iov = IOV_MAX;
+            n = writev(s->fd, iov + first, n_iov);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                *err = write_error(s, errno);
+                rc = GS_ERR;
+                goto out;
+            }
+            done += (size_t)n;
+            /* Advance over fully written vectors. */
+            for (j = 0; j < first; j++) acc += iov[j].iov_len;
+            while (first < cnt && acc + iov[first].iov_len <= done) {
+                acc += iov[first].iov_len;
+                first++;
+            }
+            if (first < cnt && acc < done)
+                break;  /* partial vector: the kernel is full */
+        }
+        if (done == total) goto out;
+    }
+    /* Queue the rest by reference (copying only what has no binary). */
+    skip = done;
+    for (i = 0; i < cnt; i++) {
+        size_t l = iov[i].iov_len;
+        char *p = iov[i].iov_base;
+        if (skip >= l) { skip -= l; continue; }
+        p += skip;
+        l -= skip;
+        skip = 0;
+        if (bins[i]) {
+            driver_binary_inc_refc(bins[i]);
+            if (sendq_push(&s->sq, bins[i], p, l) < 0) {
+                driver_free_binary(bins[i]);
+                *err = ENOMEM;
+                rc = GS_ERR;
+                goto out;
+            }
+        } else if (sendq_push_copy(&s->sq, p, l) < 0) {
+            *err = ENOMEM;
+            rc = GS_ERR;
+            goto out;
+        }
+    }
+    rc = send_queued(s, caller, err);
+out:
+    if (iov != sv) driver_free(iov);
+    if (bins != sb) driver_free(bins);
+    return rc;
 }
 
 static void serve_output(gs_socket *s)
