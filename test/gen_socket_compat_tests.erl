@@ -188,17 +188,11 @@ connect_hostname(Mod) ->
 connect_timeout(Mod) ->
     {ok, L} = gen_tcp:listen(0, [{backlog, 0}]),
     {ok, Port} = inet:port(L),
-    Fill = fill_backlog(Port, 10, []),
+    Fill = gs_test_lib:fill_backlog(Port),
     R = Mod:connect({127, 0, 0, 1}, Port, ?P, 300),
     [gen_tcp:close(X) || X <- [L | Fill]],
     R.
 
-fill_backlog(_Port, 0, Acc) -> Acc;
-fill_backlog(Port, N, Acc) ->
-    case gen_tcp:connect({127, 0, 0, 1}, Port, [], 300) of
-        {ok, S} -> fill_backlog(Port, N - 1, [S | Acc]);
-        {error, timeout} -> Acc
-    end.
 
 accept_timeout(Mod) ->
     {ok, L} = Mod:listen(0, ?P),

@@ -232,7 +232,7 @@ acceptor(L, N, T, Ids) ->
 connect_timeout_race() ->
     {ok, L} = gen_tcp:listen(0, [{backlog, 0}]),
     {ok, Port} = inet:port(L),
-    Fill = fill(Port, 10, []),
+    Fill = gs_test_lib:fill_backlog(Port),
     Fds0 = gs_test_lib:fd_count(),
     Ports0 = length(erlang:ports()),
     Rs = [gen_socket:connect({127, 0, 0, 1}, Port, ?P, rand:uniform(20))
@@ -242,12 +242,6 @@ connect_timeout_race() ->
     ?assert(gs_test_lib:wait_until(fun() -> gs_test_lib:fd_count() =< Fds0 end, 50)),
     [gen_tcp:close(X) || X <- [L | Fill]].
 
-fill(_Port, 0, Acc) -> Acc;
-fill(Port, N, Acc) ->
-    case gen_tcp:connect({127, 0, 0, 1}, Port, [], 300) of
-        {ok, S} -> fill(Port, N - 1, [S | Acc]);
-        {error, timeout} -> Acc
-    end.
 
 %% The peer does not read: sends queue up past high_watermark and block;
 %% once the peer reads, every byte arrives in order.

@@ -3,7 +3,8 @@
 -module(gs_test_lib).
 
 -export([start/0, same/1, run/2, norm/1, fd_count/0, thread_count/0,
-         pair/2, pair/3, wait_until/2, flush/0]).
+         pair/2, pair/3, wait_until/2, flush/0,
+         fill_backlog/1]).
 
 start() ->
     case application:start(gen_socket) of
@@ -60,3 +61,16 @@ wait_until(Fun, N) ->
 
 flush() ->
     receive M -> [M | flush()] after 0 -> [] end.
+
+%% Connects gen_tcp clients to a listener that never accepts until its
+%% accept queue is full (SYNs are then dropped): a further connect can
+%% only time out.  Returns the clients.
+fill_backlog(Port) ->
+    fill_backlog(Port, 10, []).
+
+fill_backlog(_Port, 0, Acc) -> Acc;
+fill_backlog(Port, N, Acc) ->
+    case gen_tcp:connect({127, 0, 0, 1}, Port, [], 300) of
+        {ok, S} -> fill_backlog(Port, N - 1, [S | Acc]);
+        {error, timeout} -> Acc
+    end.
