@@ -476,7 +476,9 @@ static ErlDrvSSizeT getstat(gs_socket *s, const char *buf, ErlDrvSizeT len,
         case INET_STAT_RECV_CNT: rb_u32(&r, (uint32_t)s->recv_cnt); break;
         case INET_STAT_RECV_MAX: rb_u32(&r, (uint32_t)s->recv_max); break;
         case INET_STAT_RECV_AVG: rb_u32(&r, (uint32_t)s->recv_avg); break;
-        case INET_STAT_RECV_DVI: rb_u32(&r, (uint32_t)s->recv_dvi); break;
+        case INET_STAT_RECV_DVI:
+            rb_u32(&r, (uint32_t)(int64_t)s->recv_dvi);   /* may be < 0 */
+            break;
         case INET_STAT_SEND_CNT: rb_u32(&r, (uint32_t)s->send_cnt); break;
         case INET_STAT_SEND_MAX: rb_u32(&r, (uint32_t)s->send_max); break;
         case INET_STAT_SEND_AVG: rb_u32(&r, (uint32_t)s->send_avg); break;

@@ -347,16 +347,16 @@ static void in_unborrow(gs_socket *s)
     }
 }
 
+/* inet_drv's statistics: running average and a running mean of the
+ * signed deviation from the new average. */
 static void count_input(gs_socket *s, size_t n)
 {
-    double d;
+    double len = (double)n;
     s->recv_cnt++;
     s->recv_oct += n;
     if (n > s->recv_max) s->recv_max = n;
-    d = (double)n - s->recv_avg;
-    s->recv_avg += d / (double)s->recv_cnt;
-    s->recv_dvi += (d < 0 ? -d : d) / (double)s->recv_cnt -
-                   s->recv_dvi / (double)s->recv_cnt;
+    s->recv_avg += (len - s->recv_avg) / (double)s->recv_cnt;
+    s->recv_dvi += ((len - s->recv_avg) - s->recv_dvi) / (double)s->recv_cnt;
 }
 
 /* One recv() into the buffer.  > 0 bytes read, 0 would block, -1 the read

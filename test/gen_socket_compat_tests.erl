@@ -5,7 +5,8 @@
 
 -import(gs_test_lib, [pair/2, pair/3]).
 
--export([packet_send/1,
+-export([getstat_values/1,
+         packet_send/1,
          packet_passive/1, packet_active/1, packet_errors/1, packet_recv_length/1,
          unrecv/1, ipv6_loopback/1,
          show_econnreset_active/1, show_econnreset_passive/1, port_option/1,
@@ -42,7 +43,7 @@ scenarios() ->
      msgq_watermarks, recbuf_bumps_buffer, shutdown_badarg, recv_concurrent,
      close_during_recv, owner_death_closes, peer_reset_passive,
      peer_reset_active, gen_tcp_funs_on_socket, options_given_twice,
-     getstat_keys, recv_bad_args, show_econnreset_active,
+     getstat_keys, getstat_values, recv_bad_args, show_econnreset_active,
      show_econnreset_passive, port_option, unrecv, ipv6_loopback,
      packet_passive, packet_active, packet_errors, packet_recv_length, packet_send, accepted_inherits, many_acceptors, large_transfer, reuseaddr_opt,
      nodelay_keepalive, buffers, send_timeout_opt].
@@ -420,6 +421,17 @@ getstat_keys(Mod) ->
     {ok, SS} = inet:getstat(S, [recv_oct, recv_cnt, send_pend]),
     [Mod:close(X) || X <- [C, S, L]],
     [[K || {K, _} <- SC], proplists:get_value(send_oct, SC), SS].
+
+%% Every statistic, on both ends, after a known sequence of messages.
+getstat_values(Mod) ->
+    {L, C, S} = pair(Mod, ?P),
+    [begin ok = Mod:send(C, binary:copy(<<"x">>, N)), {ok, _} = Mod:recv(S, N, 1000) end
+     || N <- [10, 100, 1000, 5, 7]],
+    ok = Mod:send(C, [<<"ab">>, "cd"]),
+    timer:sleep(50),
+    R = [inet:getstat(C), inet:getstat(S)],
+    [Mod:close(X) || X <- [C, S, L]],
+    R.
 
 %%% ---- shutdown, concurrency, lifetime -----------------------------------------
 
