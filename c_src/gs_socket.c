@@ -771,7 +771,8 @@ static int send_check(gs_socket *s, int *err)
     if (s->ps->dead) { *err = GS_ECLOSED; return -1; }
     if (s->state != GS_ST_CONNECTED) {
         *err = s->state == GS_ST_OPEN || s->state == GS_ST_LISTEN ||
-               s->state == GS_ST_CONNECTING ? ENOTCONN : GS_ECLOSED;
+               s->state == GS_ST_CONNECTING || s->state == GS_ST_TIMED_OUT
+               ? ENOTCONN : GS_ECLOSED;
         return -1;
     }
     if (s->wr_err || s->wr_shut) {
@@ -781,19 +782,34 @@ static int send_check(gs_socket *s, int *err)
     return 0;
 }
 
-/* After queueing: arm the writer; over the high watermark the caller
- * waits for dispatch to drain below the low watermark. */
+/* As gen_tcp: a send into a socket whose queue is over the high watermark
+ * ("busy") waits, without queueing, until dispatch drained it under the
+ * low watermark, and is then made again; a send into a socket that is not
+ * busy always queues what the kernel does not take. */
+static int send_busy(gs_socket *s, ErlDrvTermData caller, int *err)
+{
+    if (s->sq.bytes <= s->high)
+        return 0;
+    if (waitq_push(&s->sendq_waiters, caller, 0) < 0) {
+        *err = ENOMEM;
+        return GS_ERR;
+    }
+    return GS_WAIT;
+}
+
 static int send_queued(gs_socket *s, ErlDrvTermData caller, int *err)
 {
+    (void)caller; (void)err;
     start_write_watch(s);
-    if (s->sq.bytes > s->high) {
-        if (waitq_push(&s->sendq_waiters, caller, 0) < 0) {
-            *err = ENOMEM;
-            return GS_ERR;
-        }
-        return GS_WAIT;
-    }
     return GS_OK;
+}
+
+/* A send that waited for the queue timed out: with send_timeout_close the
+ * connection goes, as in inet_drv (later calls say enotconn). */
+void gs_socket_send_timed_out(gs_socket *s)
+{
+    if (s->send_timeout_close && s->state == GS_ST_CONNECTED)
+        sock_down(s, s->port_term, GS_ST_TIMED_OUT);
 }
 
 /* {packet, 1 | 2 | 4}: the length header a send puts in front, as
@@ -839,6 +855,7 @@ int gs_socket_send(gs_socket *s, ErlDrvTermData caller, const char *buf,
     int rc;
 
     if (send_check(s, err) < 0) return GS_ERR;
+    if ((rc = send_busy(s, caller, err)) != 0) return rc;
     count_output(s, len);
     hl = send_header(s, len, h);
     if (hl == 0)
@@ -865,6 +882,7 @@ int gs_socket_sendv(gs_socket *s, ErlDrvTermData caller, ErlIOVec *ev,
     int i, cnt, first = 0, rc = GS_OK;
 
     if (send_check(s, err) < 0) return GS_ERR;
+    if ((rc = send_busy(s, caller, err)) != 0) return rc;
     count_output(s, (size_t)ev->size);
     hl = send_header(s, (size_t)ev->size, h);
     total = (size_t)ev->size + hl;
@@ -1190,6 +1208,7 @@ int gs_socket_cancel(gs_socket *s, ErlDrvTermData caller)
     }
     if ((i = waitq_find(&s->sendq_waiters, caller)) >= 0) {
         waitq_remove(&s->sendq_waiters, (size_t)i);
+        gs_socket_send_timed_out(s);
         return 1;
     }
     return 0;

@@ -30,8 +30,9 @@ typedef enum {
     GS_ST_CONNECTED,
     GS_ST_EOF,          /* end seen and reported in passive mode: the fd is
                          * gone (inet_drv's desc_close), recv says enotconn */
-    GS_ST_CLOSED_ACTIVE /* tcp_closed delivered with exit_on_close: where
+    GS_ST_CLOSED_ACTIVE,/* tcp_closed delivered with exit_on_close: where
                          * inet_drv would exit the port, we drop the fd */
+    GS_ST_TIMED_OUT     /* a send timed out with send_timeout_close */
 } gs_sock_state;
 
 /* A growable byte buffer: data lives in [start, end) of base. */
@@ -168,6 +169,7 @@ int gs_socket_connect(gs_socket *s, ErlDrvTermData caller,
 int gs_socket_accept(gs_socket *s, ErlDrvTermData caller, int sched,
                      int *err);
 int gs_socket_cancel(gs_socket *s, ErlDrvTermData caller);
+void gs_socket_send_timed_out(gs_socket *s);
 int gs_socket_shutdown(gs_socket *s, int how, int *err);
 int gs_socket_unrecv(gs_socket *s, const char *p, size_t len, int *err);
 /* After an option change that may need dispatch (active, packet) */

@@ -174,10 +174,12 @@ send(S, _) when is_port(S) ->
 send(_, _) ->
     {error, closed}.
 
+%% A socket whose output queue is over high_watermark is busy: the send
+%% waits (up to send_timeout) until it drains, then is made again.
 send_small(S, Data) ->
     try erlang:port_control(S, ?GS_REQ_SEND, Data) of
         <<?GS_REP_OK>> -> ok;
-        <<?GS_REP_WAIT, T:32/signed>> -> await(S, send_timeout(T));
+        <<?GS_REP_WAIT, T:32/signed>> -> resend(await(S, send_timeout(T)), S, Data, fun send_small/2);
         <<?GS_REP_ERROR, E/binary>> -> {error, binary_to_atom(E, latin1)}
     catch
         error:badarg -> closed_or_einval(S)
@@ -187,12 +189,16 @@ send_large(S, Data) ->
     try erlang:port_command(S, Data) of
         true ->
             receive
-                {?GS_TAG, S, {wait, T}} -> await(S, send_timeout(T));
+                {?GS_TAG, S, {wait, T}} ->
+                    resend(await(S, send_timeout(T)), S, Data, fun send_large/2);
                 {?GS_TAG, S, Reply} -> Reply
             end
     catch
         error:badarg -> closed_or_einval(S)
     end.
+
+resend(ok, S, Data, Send) -> Send(S, Data);
+resend(Error, _S, _Data, _Send) -> Error.
 
 send_timeout(-1) -> infinity;
 send_timeout(T) -> T.

@@ -5,7 +5,8 @@
 
 -import(gs_test_lib, [pair/2, pair/3]).
 
--export([getstat_values/1,
+-export([send_timeout_blocks/1,
+         getstat_values/1,
          packet_send/1,
          packet_passive/1, packet_active/1, packet_errors/1, packet_recv_length/1,
          unrecv/1, ipv6_loopback/1,
@@ -43,7 +44,7 @@ scenarios() ->
      msgq_watermarks, recbuf_bumps_buffer, shutdown_badarg, recv_concurrent,
      close_during_recv, owner_death_closes, peer_reset_passive,
      peer_reset_active, gen_tcp_funs_on_socket, options_given_twice,
-     getstat_keys, getstat_values, recv_bad_args, show_econnreset_active,
+     getstat_keys, getstat_values, send_timeout_blocks, recv_bad_args, show_econnreset_active,
      show_econnreset_passive, port_option, unrecv, ipv6_loopback,
      packet_passive, packet_active, packet_errors, packet_recv_length, packet_send, accepted_inherits, many_acceptors, large_transfer, reuseaddr_opt,
      nodelay_keepalive, buffers, send_timeout_opt].
@@ -432,6 +433,27 @@ getstat_values(Mod) ->
     R = [inet:getstat(C), inet:getstat(S)],
     [Mod:close(X) || X <- [C, S, L]],
     R.
+
+%% The peer never reads: sends go through until the queue is over the
+%% high watermark, then one times out; with send_timeout_close the
+%% connection is gone afterwards.
+send_timeout_blocks(Mod) ->
+    [begin
+         {L, C, S} = pair(Mod, [{send_timeout, 200}, {send_timeout_close, Close},
+                                {sndbuf, 16384}, {recbuf, 16384} | ?P]),
+         Chunk = binary:copy(<<"z">>, 1048576),   % far over any buffer
+         R1 = send_until_timeout(Mod, C, Chunk, 0),
+         R2 = [Mod:send(C, <<"x">>), Mod:recv(C, 0, 10), inet:getopts(C, [active])],
+         [Mod:close(X) || X <- [C, S, L]],
+         [R1, R2]
+     end || Close <- [false, true]].
+
+send_until_timeout(_Mod, _C, _Chunk, 100) -> never;
+send_until_timeout(Mod, C, Chunk, N) ->
+    case Mod:send(C, Chunk) of
+        ok -> send_until_timeout(Mod, C, Chunk, N + 1);
+        E -> {E, N > 0}
+    end.
 
 %%% ---- shutdown, concurrency, lifetime -----------------------------------------
 
