@@ -144,22 +144,66 @@ static void send_spec(ErlDrvTermData from, ErlDrvTermData to,
     if (to) erl_drv_send_term(from, to, spec, n);
 }
 
-/* Puts the data term of a packet into spec; returns the count. */
-static int data_term(gs_socket *s, ErlDrvTermData *spec, const char *p,
-                     size_t len)
+/* The bytes a packet delivers: without a 1/2/4 header or fcgi padding. */
+static void packet_body(const gs_socket *s, const char **p, size_t *len)
 {
     size_t h = gs_packet_header_size(s->htype);
-    len -= gs_packet_trailer_size(s->htype, p, len);
-    p += h;
-    len -= h;
-    if (s->mode == GS_MODE_BINARY) {
-        spec[0] = ERL_DRV_BUF2BINARY;
+    *len -= gs_packet_trailer_size(s->htype, *p, *len) + h;
+    *p += h;
+}
+
+/* {header, N} in binary mode: [B1, ..., BN | Binary] for a packet of at
+ * least N bytes, as gen_tcp. */
+static size_t header_bytes(const gs_socket *s, size_t len)
+{
+    if (s->mode != GS_MODE_BINARY || s->hsz <= 0 || len < (size_t)s->hsz)
+        return 0;
+    return (size_t)s->hsz;
+}
+
+/* Spec entries the data term of a body of len bytes needs. */
+static size_t data_term_size(const gs_socket *s, size_t len)
+{
+    return 2 * header_bytes(s, len) + 5;
+}
+
+/* Puts the data term of a packet body into spec; returns the count. */
+static int data_term(const gs_socket *s, ErlDrvTermData *spec, const char *p,
+                     size_t len)
+{
+    size_t hb = header_bytes(s, len), k;
+    int i = 0;
+    if (s->mode == GS_MODE_BINARY && s->hsz > 0 && hb == 0) {
+        spec[i++] = ERL_DRV_STRING;     /* shorter than the header: a list */
     } else {
-        spec[0] = ERL_DRV_STRING;
+        for (k = 0; k < hb; k++) {
+            spec[i++] = ERL_DRV_UINT;
+            spec[i++] = (ErlDrvTermData)(unsigned char)p[k];
+        }
+        spec[i++] = s->mode == GS_MODE_BINARY ? ERL_DRV_BUF2BINARY
+                                              : ERL_DRV_STRING;
+        p += hb;
+        len -= hb;
     }
-    spec[1] = (ErlDrvTermData)p;
-    spec[2] = (ErlDrvTermData)len;
-    return 3;
+    spec[i++] = (ErlDrvTermData)p;
+    spec[i++] = (ErlDrvTermData)len;
+    if (hb) {
+        spec[i++] = ERL_DRV_LIST;
+        spec[i++] = (ErlDrvTermData)(hb + 1);
+    }
+    return i;
+}
+
+/* A spec buffer: on the stack for the usual sizes. */
+#define SPEC_STACK 32
+static ErlDrvTermData *spec_alloc(ErlDrvTermData *stack, size_t n)
+{
+    return n <= SPEC_STACK ? stack : driver_alloc(n * sizeof *stack);
+}
+
+static void spec_free(ErlDrvTermData *stack, ErlDrvTermData *spec)
+{
+    if (spec && spec != stack) driver_free(spec);
 }
 
 /* {'$gs', S, Reply} to a waiter */
@@ -185,8 +229,11 @@ static void reply_error(gs_socket *s, ErlDrvTermData from, ErlDrvTermData to,
 static void reply_data(gs_socket *s, ErlDrvTermData from, ErlDrvTermData to,
                        const char *p, size_t len)
 {
-    ErlDrvTermData spec[16];
+    ErlDrvTermData stack[SPEC_STACK], *spec;
     int i = 0;
+    packet_body(s, &p, &len);
+    spec = spec_alloc(stack, data_term_size(s, len) + 10);
+    if (!spec) { reply_error(s, from, to, ENOMEM); return; }
     spec[i++] = ERL_DRV_ATOM; spec[i++] = am_gs;
     spec[i++] = ERL_DRV_PORT; spec[i++] = s->port_term;
     spec[i++] = ERL_DRV_ATOM; spec[i++] = am_ok;
@@ -194,6 +241,7 @@ static void reply_data(gs_socket *s, ErlDrvTermData from, ErlDrvTermData to,
     spec[i++] = ERL_DRV_TUPLE; spec[i++] = 2;
     spec[i++] = ERL_DRV_TUPLE; spec[i++] = 3;
     send_spec(from, to, spec, i);
+    spec_free(stack, spec);
 }
 
 static void notify_simple(gs_socket *s, ErlDrvTermData from,
@@ -207,13 +255,17 @@ static void notify_simple(gs_socket *s, ErlDrvTermData from,
 static void notify_data(gs_socket *s, ErlDrvTermData from, const char *p,
                         size_t len)
 {
-    ErlDrvTermData spec[12];
+    ErlDrvTermData stack[SPEC_STACK], *spec;
     int i = 0;
+    packet_body(s, &p, &len);
+    spec = spec_alloc(stack, data_term_size(s, len) + 6);
+    if (!spec) return;      /* out of memory: the packet is lost, as any */
     spec[i++] = ERL_DRV_ATOM; spec[i++] = am_tcp;
     spec[i++] = ERL_DRV_PORT; spec[i++] = s->port_term;
     i += data_term(s, spec + i, p, len);
     spec[i++] = ERL_DRV_TUPLE; spec[i++] = 3;
     send_spec(from, s->owner, spec, i);
+    spec_free(stack, spec);
 }
 
 static void notify_error(gs_socket *s, ErlDrvTermData from, int err)
@@ -504,9 +556,23 @@ int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
         dl = pl - h - gs_packet_trailer_size(s->htype, p, pl);
         r->bin = driver_alloc_binary(1 + dl);
         if (!r->bin) { in_unborrow(s); *err = ENOMEM; return GS_ERR; }
-        r->bin->orig_bytes[0] = s->mode == GS_MODE_BINARY ? 1 : 4;
-        memcpy(r->bin->orig_bytes + 1, p + h, dl);
-        r->len = 1 + dl;
+        if (s->mode == GS_MODE_BINARY && s->hsz > 0) {
+            /* {header, N}: <<5, N:32, Data>>, split by the caller */
+            ErlDrvBinary *b = driver_realloc_binary(r->bin, 5 + dl);
+            if (!b) { in_unborrow(s); *err = ENOMEM; return GS_ERR; }
+            r->bin = b;
+            b->orig_bytes[0] = 5;
+            b->orig_bytes[1] = (char)((unsigned)s->hsz >> 24);
+            b->orig_bytes[2] = (char)((unsigned)s->hsz >> 16);
+            b->orig_bytes[3] = (char)((unsigned)s->hsz >> 8);
+            b->orig_bytes[4] = (char)s->hsz;
+            memcpy(b->orig_bytes + 5, p + h, dl);
+            r->len = 5 + dl;
+        } else {
+            r->bin->orig_bytes[0] = s->mode == GS_MODE_BINARY ? 1 : 4;
+            memcpy(r->bin->orig_bytes + 1, p + h, dl);
+            r->len = 1 + dl;
+        }
         in_consume(s, pl);
         in_unborrow(s);
         return GS_OK;

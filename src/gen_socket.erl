@@ -221,11 +221,19 @@ recv(S, Len, Timeout) when is_port(S), is_integer(Len), Len >= 0,
     try erlang:port_control(S, ?GS_REQ_RECV, <<Len:32>>) of
         <<?GS_REP_OK, Data/binary>> -> {ok, Data};
         <<?GS_REP_LIST, Data/binary>> -> {ok, binary_to_list(Data)};
+        <<?GS_REP_HEADER, H:32, Data/binary>> -> {ok, header(H, Data)};
         <<?GS_REP_WAIT>> -> await(S, Timeout);
         <<?GS_REP_ERROR, E/binary>> -> {error, binary_to_atom(E, latin1)}
     catch
         error:badarg -> {error, closed}
     end.
+
+%% {header, N}: [B1, ..., BN | Rest] when the packet has N bytes or more.
+header(H, Data) when byte_size(Data) < H ->
+    binary_to_list(Data);
+header(H, Data) ->
+    <<Hd:H/binary, Tl/binary>> = Data,
+    binary_to_list(Hd) ++ Tl.
 
 %% @doc Puts data back in front of the socket's receive buffer.
 -spec unrecv(socket(), iodata()) -> ok | {error, atom()}.

@@ -22,6 +22,7 @@
 -define(GS_REP_WAIT,  2).
 -define(GS_REP_SENT,  3).
 -define(GS_REP_LIST,  4).
+-define(GS_REP_HEADER, 5).
 
 -define(GS_DRIVER, "gen_socket_drv").
 -define(GS_TAG, '$gen_socket').

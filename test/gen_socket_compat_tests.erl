@@ -5,7 +5,8 @@
 
 -import(gs_test_lib, [pair/2, pair/3]).
 
--export([send_timeout_blocks/1,
+-export([header_option/1,
+         send_timeout_blocks/1,
          getstat_values/1,
          packet_send/1,
          packet_passive/1, packet_active/1, packet_errors/1, packet_recv_length/1,
@@ -46,7 +47,7 @@ scenarios() ->
      peer_reset_active, gen_tcp_funs_on_socket, options_given_twice,
      getstat_keys, getstat_values, send_timeout_blocks, recv_bad_args, show_econnreset_active,
      show_econnreset_passive, port_option, unrecv, ipv6_loopback,
-     packet_passive, packet_active, packet_errors, packet_recv_length, packet_send, accepted_inherits, many_acceptors, large_transfer, reuseaddr_opt,
+     packet_passive, packet_active, packet_errors, packet_recv_length, packet_send, header_option, accepted_inherits, many_acceptors, large_transfer, reuseaddr_opt,
      nodelay_keepalive, buffers, send_timeout_opt].
 
 %%% ---- basic data ----------------------------------------------------------
@@ -784,6 +785,25 @@ packet_send(Mod) ->
                            {line, "no header"}]],
     [Mod:close(X) || X <- [C, S, L]],
     R.
+
+header_option(Mod) ->
+    {L, C, S} = pair(Mod, ?P),
+    ok = inet:setopts(S, [{header, 2}]),
+    R1 = [begin ok = Mod:send(C, D), timer:sleep(20), Mod:recv(S, 0, 1000) end
+          || D <- [<<"abcdef">>, <<"a">>, <<"ab">>]],
+    Self = self(),
+    spawn(fun() -> Self ! {r, Mod:recv(S, 0, 2000)} end),
+    timer:sleep(50),
+    ok = Mod:send(C, <<"async">>),
+    R2 = receive {r, X} -> X after 3000 -> none end,
+    ok = inet:setopts(S, [list]),
+    ok = Mod:send(C, <<"abc">>),
+    R3 = Mod:recv(S, 0, 1000),
+    ok = inet:setopts(S, [binary, {active, once}]),
+    ok = Mod:send(C, <<"xyz">>),
+    M = recv_msg(),
+    [Mod:close(Y) || Y <- [C, S, L]],
+    [R1, R2, R3, M].
 
 packet_recv_length(Mod) ->
     {L, C, S} = pair(Mod, [{packet, 2} | ?P]),
