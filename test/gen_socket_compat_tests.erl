@@ -5,7 +5,8 @@
 
 -import(gs_test_lib, [pair/2, pair/3]).
 
--export([header_option/1,
+-export([connect_eaddrinuse/1,
+         header_option/1,
          send_timeout_blocks/1,
          getstat_values/1,
          packet_send/1,
@@ -33,7 +34,7 @@ scenarios() ->
      recv_timeout, recv_after_peer_close, recv_closed_socket,
      send_iodata, send_bad_iodata, send_after_close, send_after_peer_gone,
      connect_refused, listen_eaddrinuse, listen_badarg, connect_badarg,
-     connect_hostname, connect_timeout, accept_timeout,
+     connect_hostname, connect_timeout, connect_eaddrinuse, accept_timeout,
      accept_closed_listener, accept_pending_then_close,
      active_true, active_once, active_n, active_n_negative, active_closed,
      active_list_mode, passive_then_active_buffered,
@@ -196,6 +197,17 @@ connect_timeout(Mod) ->
     [gen_tcp:close(X) || X <- [L | Fill]],
     R.
 
+
+%% connect from a local port that is taken
+connect_eaddrinuse(Mod) ->
+    {ok, L} = Mod:listen(0, ?P),
+    {ok, Port} = inet:port(L),
+    {ok, L2} = gen_tcp:listen(0, []),
+    {ok, Port2} = inet:port(L2),
+    R = Mod:connect({127, 0, 0, 1}, Port, [{port, Port2} | ?P]),
+    [gen_tcp:close(X) || X <- [L2]],
+    Mod:close(L),
+    R.
 
 accept_timeout(Mod) ->
     {ok, L} = Mod:listen(0, ?P),
