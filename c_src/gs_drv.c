@@ -313,9 +313,14 @@ static ErlDrvSSizeT socket_control(gs_port *gp, unsigned cmd, const char *buf,
         break;
     case GS_REQ_BIND:
         if (decode_sockaddr(s, buf, len, &ss, &sl) < 0) break;
-        if (s->state != GS_ST_OPEN) { err = EINVAL; break; }
-        rc = bind(s->fd, (struct sockaddr *)&ss, sl) < 0 ? GS_ERR : GS_OK;
-        if (rc == GS_ERR) err = errno;
+        gs_socket_lock(s);
+        if (s->state != GS_ST_OPEN)
+            err = EINVAL;
+        else if (bind(s->fd, (struct sockaddr *)&ss, sl) < 0)
+            err = errno;
+        else
+            rc = GS_OK;
+        gs_socket_unlock(s);
         break;
     case GS_REQ_LISTEN:
         if (len != 4) break;
@@ -352,11 +357,12 @@ static ErlDrvSSizeT socket_control(gs_port *gp, unsigned cmd, const char *buf,
         if (len != 0) break;
         gs_socket_lock(s);
         s->owner = driver_connected(gp->port);
-        gs_socket_options_changed(s, GS_PASSIVE);
+        gs_socket_options_changed(s);
         gs_socket_unlock(s);
         rc = GS_OK;
         break;
     case GS_REQ_SOCKINFO:
+        if (len != 0) break;
         return reply_u32(rbuf, rsize, GS_REP_OK, (uint32_t)s->ps->index);
     default:
         break;

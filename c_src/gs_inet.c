@@ -205,8 +205,6 @@ static int16_t get_i16(const char *p)
 /* 0 on success, -1 for einval (as inet_drv: stop at the first bad one). */
 static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
 {
-    int old_active = s->active;
-
     while (len >= 5) {
         int opt = (unsigned char)*ptr++;
         int ival = get_i32(ptr);
@@ -325,7 +323,7 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
             s->bufsz = ival;    /* as inet_drv: buffer >= recbuf, unless set */
     }
     if (len != 0) return -1;
-    gs_socket_options_changed(s, old_active);
+    gs_socket_options_changed(s);
     return 0;
 }
 
@@ -520,7 +518,7 @@ ErlDrvSSizeT gs_inet_control(gs_socket *s, unsigned cmd, const char *buf,
         if (setopts(s, buf, len) < 0) {
             /* options before the failing one stay applied, as in
              * inet_drv; a change of 'active' must still take effect */
-            gs_socket_options_changed(s, s->active);
+            gs_socket_options_changed(s);
             return gs_inet_error(EINVAL, rbuf, rsize);
         }
         return ok_reply(rbuf, rsize);

@@ -708,9 +708,8 @@ static void kick(gs_socket *s)
     gs_pollset_wake(s->ps);
 }
 
-void gs_socket_options_changed(gs_socket *s, int old_active)
+void gs_socket_options_changed(gs_socket *s)
 {
-    (void)old_active;
     if (s->ps == NULL || s->ps->dead || s->port_dead) return;
     /* Watchers first: stopping one drops its pending (fed) event. */
     update_read_watch(s);
@@ -744,7 +743,7 @@ int gs_socket_unrecv(gs_socket *s, const char *p, size_t len, int *err)
     b->start = 0;
     b->end = have + len;
     b->borrowed = 0;
-    gs_socket_options_changed(s, s->active);   /* active: deliver it */
+    gs_socket_options_changed(s);   /* active: deliver it */
     return GS_OK;
 }
 
@@ -863,12 +862,6 @@ static int send_busy(gs_socket *s, ErlDrvTermData caller, int *err)
     return GS_WAIT;
 }
 
-static int send_queued(gs_socket *s, ErlDrvTermData caller, int *err)
-{
-    (void)caller; (void)err;
-    start_write_watch(s);
-    return GS_OK;
-}
 
 /* A send that waited for the queue timed out: with send_timeout_close the
  * connection goes, as in inet_drv (later calls say enotconn). */
@@ -888,7 +881,7 @@ static size_t send_header(const gs_socket *s, size_t len, char *h)
     return n;
 }
 
-static int send_plain(gs_socket *s, ErlDrvTermData caller, const char *buf,
+static int send_plain(gs_socket *s, const char *buf,
                       size_t len, int *err)
 {
     ssize_t n = 0;
@@ -910,7 +903,8 @@ static int send_plain(gs_socket *s, ErlDrvTermData caller, const char *buf,
         *err = ENOMEM;
         return GS_ERR;
     }
-    return send_queued(s, caller, err);
+    start_write_watch(s);
+    return GS_OK;
 }
 
 int gs_socket_send(gs_socket *s, ErlDrvTermData caller, const char *buf,
@@ -925,14 +919,14 @@ int gs_socket_send(gs_socket *s, ErlDrvTermData caller, const char *buf,
     count_output(s, len);
     hl = send_header(s, len, h);
     if (hl == 0)
-        return len == 0 ? GS_OK : send_plain(s, caller, buf, len, err);
+        return len == 0 ? GS_OK : send_plain(s, buf, len, err);
     {
         /* Small data (the control path): one copy with the header. */
         char *tmp = driver_alloc(hl + len);
         if (!tmp) { *err = ENOMEM; return GS_ERR; }
         memcpy(tmp, h, hl);
         memcpy(tmp + hl, buf, len);
-        rc = send_plain(s, caller, tmp, hl + len, err);
+        rc = send_plain(s, tmp, hl + len, err);
         driver_free(tmp);
         return rc;
     }
@@ -1030,7 +1024,7 @@ int gs_socket_sendv(gs_socket *s, ErlDrvTermData caller, ErlIOVec *ev,
             goto out;
         }
     }
-    rc = send_queued(s, caller, err);
+    start_write_watch(s);
 out:
     if (iov != sv) driver_free(iov);
     if (bins != sb) driver_free(bins);

@@ -173,7 +173,7 @@ void gs_socket_send_timed_out(gs_socket *s);
 int gs_socket_shutdown(gs_socket *s, int how, int *err);
 int gs_socket_unrecv(gs_socket *s, const char *p, size_t len, int *err);
 /* After an option change that may need dispatch (active, packet) */
-void gs_socket_options_changed(gs_socket *s, int old_active);
+void gs_socket_options_changed(gs_socket *s);
 size_t gs_socket_subscribe_empty(gs_socket *s, ErlDrvTermData caller);
 
 void gs_socket_reply_status(gs_socket *s, ErlDrvTermData to, int err);
