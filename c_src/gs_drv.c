@@ -16,6 +16,7 @@
 #include "gs_socket.h"
 #include "gs_inet.h"
 #include "gs_atoms.h"
+#include "gs_parse.h"
 
 /* gen_socket's own requests: numbers inet_drv does not use. */
 #define GS_REQ_POLLER_START 100
@@ -375,6 +376,7 @@ static ErlDrvSSizeT socket_control(gs_port *gp, unsigned cmd, const char *buf,
 static int drv_init(void)
 {
     gs_atoms_init();
+    gs_parse_init();
     return gs_registry_init();
 }
 

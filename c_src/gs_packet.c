@@ -1,22 +1,15 @@
-/* gs_packet.c -- packet framing (raw, 1/2/4, sunrm, asn1, cdr, fcgi, tpkt,
- * ssl_tls, line).
+/* gs_packet.c -- packet framing: where the next packet of each type ends
+ * (raw, 1/2/4, sunrm, asn1, cdr, fcgi, tpkt, ssl_tls, line, http*).
  *
- * Semantics follow erlang:decode_packet/3 for the types implemented; the
- * remaining types answer unsupported and are rejected at setopts.
+ * Semantics follow erlang:decode_packet/3.  The terms of the http* and
+ * ssl_tls packets are built in gs_parse.c.
  */
 #include <string.h>
 #include "gs_packet.h"
 
 int gs_packet_supported(int htype)
 {
-    switch (htype) {
-    case GS_PB_RAW: case GS_PB_1: case GS_PB_2: case GS_PB_4:
-    case GS_PB_ASN1: case GS_PB_RM: case GS_PB_CDR: case GS_PB_FCGI:
-    case GS_PB_LINE_LF: case GS_PB_TPKT: case GS_PB_SSL_TLS:
-        return 1;
-    default:
-        return 0;       /* the http types: not yet */
-    }
+    return htype >= GS_PB_RAW && htype <= GS_PB_HTTPH_BIN;
 }
 
 size_t gs_packet_header_size(int htype)
@@ -91,8 +84,36 @@ static long asn1_length(const unsigned char *p, size_t n, unsigned psize)
     return remain((size_t)(t - p), plen, psize);
 }
 
+/* An HTTP line ends at LF.  In the headers (state 1) a line followed by
+ * SP or TAB continues, so the byte after the LF must be seen first.  The
+ * limit is packet_size, or else the buffer size. */
+static long http_length(const char *p, size_t n, unsigned psize,
+                        size_t maxline, int state)
+{
+    size_t max = psize ? psize : maxline, left = n, plen;
+    const char *from = p, *nl;
+
+    if ((n == 1 && p[0] == '\n') || (n == 2 && p[0] == '\r' && p[1] == '\n'))
+        return (long)n;
+    for (;;) {
+        nl = memchr(from, '\n', left);
+        if (!nl) return max && n >= max ? -1 : 0;
+        plen = (size_t)(nl - p) + 1;
+        if (state != 0 && plen < n && plen > 2 &&
+            (p[plen] == ' ' || p[plen] == '\t')) {
+            from = nl + 1;          /* a folded header value */
+            left = n - plen;
+            continue;
+        }
+        if (max && plen > max) return -1;
+        if (state != 0 && plen == n) return 0;
+        return (long)plen;
+    }
+}
+
 long gs_packet_length(int htype, const char *buf, size_t len, size_t want,
-                      unsigned psize, int delim, size_t maxline)
+                      unsigned psize, int delim, size_t maxline,
+                      int http_state)
 {
     const unsigned char *p = (const unsigned char *)buf;
     switch (htype) {
@@ -144,6 +165,10 @@ long gs_packet_length(int htype, const char *buf, size_t len, size_t want,
             return (long)l;
         }
     }
+    case GS_PB_HTTPH: case GS_PB_HTTPH_BIN:
+        return http_length(buf, len, psize, maxline, 1);
+    case GS_PB_HTTP: case GS_PB_HTTP_BIN:
+        return http_length(buf, len, psize, maxline, http_state);
     default:
         return -1;
     }

@@ -31,9 +31,12 @@ int gs_packet_supported(int htype);
  *   0    more data is needed;
  *   -1   the packet is larger than psize (emsgsize).
  * For raw, want > 0 asks for exactly want bytes, want == 0 for all.
- * maxline caps a line (the 'buffer' size), as inet_drv does. */
+ * maxline caps a line (the 'buffer' size), as inet_drv does; it is also
+ * the limit of an http line when psize is 0.  http_state is 0 when an
+ * http request/status line is next, 1 in the headers. */
 long gs_packet_length(int htype, const char *buf, size_t len, size_t want,
-                      unsigned psize, int delim, size_t maxline);
+                      unsigned psize, int delim, size_t maxline,
+                      int http_state);
 
 /* Bytes of header that are stripped from a delivered packet. */
 size_t gs_packet_header_size(int htype);

@@ -22,6 +22,7 @@
 
 #include "gs_socket.h"
 #include "gs_packet.h"
+#include "gs_parse.h"
 #include "gs_atoms.h"
 
 #define GS_READ_MIN     4096
@@ -226,11 +227,33 @@ static void reply_error(gs_socket *s, ErlDrvTermData from, ErlDrvTermData to,
     send_spec(from, to, spec, sizeof spec / sizeof spec[0]);
 }
 
+/* {'$gs', S, {ok, Term}} for the packet types delivered as terms */
+static void reply_parsed(gs_socket *s, ErlDrvTermData from, ErlDrvTermData to,
+                         const char *p, size_t len)
+{
+    ErlDrvTermData spec[GS_PARSE_SPEC_MAX + 10];
+    gs_parse_buf buf;
+    int i = 0;
+    spec[i++] = ERL_DRV_ATOM; spec[i++] = am_gs;
+    spec[i++] = ERL_DRV_PORT; spec[i++] = s->port_term;
+    spec[i++] = ERL_DRV_ATOM; spec[i++] = am_ok;
+    i += gs_parse_term(s->htype, &s->http_state, p, len, s->port_term, &buf,
+                       spec + i);
+    spec[i++] = ERL_DRV_TUPLE; spec[i++] = 2;
+    spec[i++] = ERL_DRV_TUPLE; spec[i++] = 3;
+    send_spec(from, to, spec, i);
+    gs_parse_done(&buf);
+}
+
 static void reply_data(gs_socket *s, ErlDrvTermData from, ErlDrvTermData to,
                        const char *p, size_t len)
 {
     ErlDrvTermData stack[SPEC_STACK], *spec;
     int i = 0;
+    if (gs_parse_is_term(s->htype)) {
+        reply_parsed(s, from, to, p, len);
+        return;
+    }
     packet_body(s, &p, &len);
     spec = spec_alloc(stack, data_term_size(s, len) + 10);
     if (!spec) { reply_error(s, from, to, ENOMEM); return; }
@@ -252,11 +275,35 @@ static void notify_simple(gs_socket *s, ErlDrvTermData from,
     send_spec(from, s->owner, spec, sizeof spec / sizeof spec[0]);
 }
 
+/* {http, S, Term}, or the bare {ssl_tls, S, ...} */
+static void notify_parsed(gs_socket *s, ErlDrvTermData from, const char *p,
+                          size_t len)
+{
+    ErlDrvTermData spec[GS_PARSE_SPEC_MAX + 6];
+    gs_parse_buf buf;
+    int i = 0, bare = gs_parse_is_bare(s->htype);
+    if (!bare) {
+        spec[i++] = ERL_DRV_ATOM; spec[i++] = am_http;
+        spec[i++] = ERL_DRV_PORT; spec[i++] = s->port_term;
+    }
+    i += gs_parse_term(s->htype, &s->http_state, p, len, s->port_term, &buf,
+                       spec + i);
+    if (!bare) {
+        spec[i++] = ERL_DRV_TUPLE; spec[i++] = 3;
+    }
+    send_spec(from, s->owner, spec, i);
+    gs_parse_done(&buf);
+}
+
 static void notify_data(gs_socket *s, ErlDrvTermData from, const char *p,
                         size_t len)
 {
     ErlDrvTermData stack[SPEC_STACK], *spec;
     int i = 0;
+    if (gs_parse_is_term(s->htype)) {
+        notify_parsed(s, from, p, len);
+        return;
+    }
     packet_body(s, &p, &len);
     spec = spec_alloc(stack, data_term_size(s, len) + 6);
     if (!spec) return;      /* out of memory: the packet is lost, as any */
@@ -480,7 +527,7 @@ static int in_take(gs_socket *s, size_t want, const char **pp, size_t *pl,
         if (len > 0) {
             long n = gs_packet_length(s->htype, s->in.base + s->in.start,
                                       len, want, s->psize, s->delimiter,
-                                      (size_t)s->bufsz);
+                                      (size_t)s->bufsz, s->http_state);
             if (n > 0) {
                 *pp = s->in.base + s->in.start;
                 *pl = (size_t)n;
@@ -550,6 +597,13 @@ int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
     if (len && s->htype != 0) { *err = EINVAL; return GS_ERR; }
 
     rc = in_take(s, len, &p, &pl, err);
+    if (rc == 1 && gs_parse_is_term(s->htype)) {
+        /* a term, not bytes: it goes as the message a waiter would get */
+        reply_parsed(s, s->port_term, caller, p, pl);
+        in_consume(s, pl);
+        in_unborrow(s);
+        return GS_SENT;
+    }
     if (rc == 1) {
         size_t dl;
         h = gs_packet_header_size(s->htype);

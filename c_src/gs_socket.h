@@ -81,6 +81,7 @@ typedef struct gs_socket {
     /* inet_drv-level options */
     int active, active_count;
     int mode, htype, hsz, exitf, delimiter, show_econnreset;
+    int http_state;             /* 0: request/status line next; 1: headers */
     unsigned psize;
     int bufsz, bufsz_set;       /* the 'buffer' option; set explicitly? */
     int deliver, delay_send, send_timeout, send_timeout_close;

@@ -19,6 +19,9 @@
 -type socket() :: port().
 -type timeout_ms() :: non_neg_integer() | infinity.
 -type option() :: gen_tcp:option() | inet | inet6.
+%% What recv gives: bytes, or with {packet, http*} / ssl_tls the parsed
+%% term (erlang:decode_packet/3's http_packet(), {ssl_tls, S, ...}).
+-type packet() :: iodata() | tuple() | http_eoh.
 -export_type([socket/0]).
 
 %%% ---- listen / accept -------------------------------------------------
@@ -209,12 +212,12 @@ closed_or_einval(S) ->
         _ -> {error, einval}
     end.
 
--spec recv(socket(), non_neg_integer()) -> {ok, iodata()} | {error, atom()}.
+-spec recv(socket(), non_neg_integer()) -> {ok, packet()} | {error, atom()}.
 recv(S, Len) ->
     recv(S, Len, infinity).
 
 -spec recv(socket(), non_neg_integer(), timeout_ms()) ->
-                  {ok, iodata()} | {error, atom()}.
+                  {ok, packet()} | {error, atom()}.
 recv(S, Len, Timeout) when is_port(S), is_integer(Len), Len >= 0,
                            Len < 16#100000000 ->
     check_timeout(Timeout),
@@ -223,6 +226,7 @@ recv(S, Len, Timeout) when is_port(S), is_integer(Len), Len >= 0,
         <<?GS_REP_LIST, Data/binary>> -> {ok, binary_to_list(Data)};
         <<?GS_REP_HEADER, H:32, Data/binary>> -> {ok, header(H, Data)};
         <<?GS_REP_WAIT>> -> await(S, Timeout);
+        <<?GS_REP_SENT>> -> await(S, infinity);     % a term: already sent
         <<?GS_REP_ERROR, E/binary>> -> {error, binary_to_atom(E, latin1)}
     catch
         error:badarg -> {error, closed}

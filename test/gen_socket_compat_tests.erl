@@ -6,11 +6,8 @@
 -import(gs_test_lib, [pair/2, pair/3]).
 
 -export([connect_eaddrinuse/1,
-         header_option/1,
          send_timeout_blocks/1,
          getstat_values/1,
-         packet_send/1,
-         packet_passive/1, packet_active/1, packet_errors/1, packet_recv_length/1,
          unrecv/1, ipv6_loopback/1,
          show_econnreset_active/1, show_econnreset_passive/1, port_option/1,
          accepted_inherits/1, many_acceptors/1,
@@ -48,7 +45,7 @@ scenarios() ->
      peer_reset_active, gen_tcp_funs_on_socket, options_given_twice,
      getstat_keys, getstat_values, send_timeout_blocks, recv_bad_args, show_econnreset_active,
      show_econnreset_passive, port_option, unrecv, ipv6_loopback,
-     packet_passive, packet_active, packet_errors, packet_recv_length, packet_send, header_option, accepted_inherits, many_acceptors, large_transfer, reuseaddr_opt,
+     accepted_inherits, many_acceptors, large_transfer, reuseaddr_opt,
      nodelay_keepalive, buffers, send_timeout_opt].
 
 %%% ---- basic data ----------------------------------------------------------
@@ -688,140 +685,6 @@ ipv6_loopback(Mod) ->
          element(1, element(2, inet:sockname(L))), element(1, element(2, inet:peername(S2))),
          Mod:connect({0, 0, 0, 0, 0, 0, 0, 1}, Port + 1, ?P)],
     [Mod:close(X) || X <- [C, S, C2, S2, L]],
-    R.
-
-%%% ---- packet modes ------------------------------------------------------------
-
-%% Byte streams of several packets for each framing type.
-packet_streams() ->
-    Giop = fun(Body, LE) ->
-                   Size = byte_size(Body),
-                   SizeB = case LE of true -> <<Size:32/little>>; false -> <<Size:32>> end,
-                   Flags = case LE of true -> 1; false -> 0 end,
-                   <<"GIOP", 1, 2, Flags, 0, SizeB/binary, Body/binary>>
-           end,
-    Fcgi = fun(Body, Pad) ->
-                   <<1, 5, 1:16, (byte_size(Body)):16, Pad, 0, Body/binary,
-                     (binary:copy(<<0>>, Pad))/binary>>
-           end,
-    Tpkt = fun(Body) -> <<3, 0, (byte_size(Body) + 4):16, Body/binary>> end,
-    [{1, <<3, "abc", 0, 1, "x">>},
-     {2, <<0, 3, "abc", 0, 0, 0, 300:16, (binary:copy(<<"y">>, 300))/binary>>},
-     {4, <<5:32, "hello", 0:32, 2:32, "ok">>},
-     {sunrm, <<1:1, 3:31, "abc", 0:1, 2:31, "de">>},
-     {asn1, <<16#30, 3, 1, 2, 3, 16#1f, 16#81, 16#01, 2, "xy",
-              4, 16#81, 130, (binary:copy(<<"z">>, 130))/binary>>},
-     {cdr, <<(Giop(<<"body">>, false))/binary, (Giop(<<"le body">>, true))/binary>>},
-     {fcgi, <<(Fcgi(<<"param">>, 3))/binary, (Fcgi(<<>>, 0))/binary>>},
-     {tpkt, <<(Tpkt(<<"t1">>))/binary, (Tpkt(<<"second">>))/binary>>},
-     {line, <<"first line\nsecond\n\nlast\n">>}].
-
-%% Passive: the whole stream at once, then the same cut into 1-byte
-%% writes; each recv must give the same packets as gen_tcp's.
-packet_passive(Mod) ->
-    [{Type, [frame_passive(Mod, Type, Stream, Cut) || Cut <- [whole, bytes]]}
-     || {Type, Stream} <- packet_streams()].
-
-frame_passive(Mod, Type, Stream, Cut) ->
-    {L, C, S} = pair(Mod, [binary, {active, false}], ?P),
-    ok = inet:setopts(S, [{packet, Type}]),
-    Self = self(),
-    spawn(fun() -> send_cut(Mod, C, Stream, Cut), Self ! sent end),
-    R = recv_packets(Mod, S, []),
-    receive sent -> ok end,
-    [Mod:close(X) || X <- [C, S, L]],
-    R.
-
-send_cut(Mod, C, Stream, whole) -> ok = Mod:send(C, Stream);
-send_cut(Mod, C, Stream, bytes) ->
-    [begin ok = Mod:send(C, [B]), timer:sleep(0) end || <<B>> <= Stream].
-
-recv_packets(Mod, S, Acc) ->
-    case Mod:recv(S, 0, 300) of
-        {ok, P} -> recv_packets(Mod, S, [P | Acc]);
-        Other -> lists:reverse([Other | Acc])
-    end.
-
-%% Active: many packets in one segment, delivered one message each.
-packet_active(Mod) ->
-    [{Type, frame_active(Mod, Type, Stream, M)}
-     || {Type, Stream} <- packet_streams(), M <- [binary, list]].
-
-frame_active(Mod, Type, Stream, M) ->
-    {L, C, S} = pair(Mod, [binary, {active, false}], ?P),
-    ok = inet:setopts(S, [{packet, Type}, M, {active, true}]),
-    ok = Mod:send(C, Stream),
-    Msgs = collect(S, []),
-    [Mod:close(X) || X <- [C, S, L]],
-    Msgs.
-
-collect(S, Acc) ->
-    receive {tcp, S, D} -> collect(S, [D | Acc])
-    after 300 -> lists:reverse(Acc)
-    end.
-
-packet_errors(Mod) ->
-    [frame_passive_opts(Mod, Opts, Stream)
-     || {Opts, Stream} <-
-            [{[{packet, 4}, {packet_size, 10}], <<20:32, (binary:copy(<<"a">>, 20))/binary>>},
-             {[{packet, cdr}], <<"GIOX", 0:64>>},
-             {[{packet, fcgi}], <<2, 0:56>>},
-             {[{packet, tpkt}], <<4, 0, 0, 8, 0:32>>},
-             {[{packet, line}, {packet_size, 5}], <<"toolongline\n">>},
-             {[{packet, line}], <<(binary:copy(<<"L">>, 3000))/binary, "\n">>},
-             {[{packet, line}, {buffer, 10}], <<"0123456789abcdef\nend\n">>},
-             {[{packet, line}, {line_delimiter, $;}], <<"a;b;c">>},
-             {[{packet, asn1}], <<16#30, 16#85, 0:40>>}]].
-
-frame_passive_opts(Mod, Opts, Stream) ->
-    {L, C, S} = pair(Mod, [binary, {active, false}], ?P),
-    ok = inet:setopts(S, Opts),
-    ok = Mod:send(C, Stream),
-    R = recv_packets(Mod, S, []),
-    [Mod:close(X) || X <- [C, S, L]],
-    R.
-
-%% The sender adds the 1/2/4 length header (cut to its width, as
-%% inet_drv does); other types send the bytes as they are.
-packet_send(Mod) ->
-    {L, C, S} = pair(Mod, ?P),
-    Big = binary:copy(<<"b">>, 70000),
-    R = [begin
-             ok = inet:setopts(C, [{packet, T}]),
-             ok = Mod:send(C, D),
-             N = iolist_size(D) + case T of 1 -> 1; 2 -> 2; 4 -> 4; _ -> 0 end,
-             erlang:md5(recv_exact(Mod, S, N))
-         end || {T, D} <- [{1, <<"ab">>}, {1, binary:copy(<<"a">>, 300)},
-                           {2, [<<"x">>, "y", [<<"z">>]]}, {2, Big}, {4, Big},
-                           {4, <<>>}, {4, [Big, "tail"]}, {sunrm, <<"zz">>},
-                           {line, "no header"}]],
-    [Mod:close(X) || X <- [C, S, L]],
-    R.
-
-header_option(Mod) ->
-    {L, C, S} = pair(Mod, ?P),
-    ok = inet:setopts(S, [{header, 2}]),
-    R1 = [begin ok = Mod:send(C, D), timer:sleep(20), Mod:recv(S, 0, 1000) end
-          || D <- [<<"abcdef">>, <<"a">>, <<"ab">>]],
-    Self = self(),
-    spawn(fun() -> Self ! {r, Mod:recv(S, 0, 2000)} end),
-    timer:sleep(50),
-    ok = Mod:send(C, <<"async">>),
-    R2 = receive {r, X} -> X after 3000 -> none end,
-    ok = inet:setopts(S, [list]),
-    ok = Mod:send(C, <<"abc">>),
-    R3 = Mod:recv(S, 0, 1000),
-    ok = inet:setopts(S, [binary, {active, once}]),
-    ok = Mod:send(C, <<"xyz">>),
-    M = recv_msg(),
-    [Mod:close(Y) || Y <- [C, S, L]],
-    [R1, R2, R3, M].
-
-packet_recv_length(Mod) ->
-    {L, C, S} = pair(Mod, [{packet, 2} | ?P]),
-    ok = Mod:send(C, <<"abcdef">>),
-    R = [Mod:recv(S, 0, 1000), Mod:recv(S, 3, 100), inet:getopts(S, [packet])],
-    [Mod:close(X) || X <- [C, S, L]],
     R.
 
 %%% ---- helpers -----------------------------------------------------------------

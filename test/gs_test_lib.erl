@@ -14,8 +14,17 @@ start() ->
 
 %% Runs Fun(Mod) for gen_tcp and gen_socket, each in a fresh process,
 %% and returns {GenTcpResult, GenSocketResult}, normalised.
+%% A crash or a hang is never a match, even if both sides crash alike.
 same(Fun) ->
-    {run(gen_tcp, Fun), run(gen_socket, Fun)}.
+    T = run(gen_tcp, Fun),
+    S = run(gen_socket, Fun),
+    [erlang:error({scenario_failed, gen_tcp, T}) || failed(T)],
+    [erlang:error({scenario_failed, gen_socket, S}) || failed(S)],
+    {T, S}.
+
+failed({crashed, _}) -> true;
+failed({timeout, _}) -> true;
+failed(_) -> false.
 
 run(Mod, Fun) ->
     Parent = self(),
