@@ -6,6 +6,7 @@
  * A fresh port becomes one or the other with its first request.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -213,30 +214,58 @@ static ErlDrvSSizeT poller_control(gs_port *gp, unsigned cmd,
 
 /* ---- socket port requests ------------------------------------------------ */
 
+/* {fd, Fd}: an fd opened elsewhere, taken as it is (not dup'ed), as
+ * gen_tcp takes it.  0 or an errno; nothing is changed on failure. */
+static int fd_adopt(int fd, int af, gs_sock_state *st)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fl;
+
+    if (fd < 0 || (fl = fcntl(fd, F_GETFL)) < 0) return EBADF;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) return errno;
+    if (ss.ss_family != af) return EINVAL;
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return errno;
+    sl = sizeof ss;
+    *st = getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 ? GS_ST_CONNECTED
+                                                            : GS_ST_OPEN;
+    return 0;
+}
+
+/* <<Family, Scheduler:32>> opens a socket, <<Family, Scheduler:32,
+ * Fd:32>> adopts Fd; either way the port joins a pollset. */
 static ErlDrvSSizeT socket_open(gs_port *gp, const char *buf, ErlDrvSizeT len,
                                 char **rbuf, ErlDrvSizeT rsize)
 {
     gs_pollset *ps;
     gs_socket *s;
-    int af, fd;
+    gs_sock_state st = GS_ST_OPEN;
+    int af, fd = -1, e;
 
-    if (gp->kind != GS_PORT_NEW || len != 5) return reply_err(rbuf, rsize, EINVAL);
+    if (gp->kind != GS_PORT_NEW || (len != 5 && len != 9))
+        return reply_err(rbuf, rsize, EINVAL);
     af = buf[0] == 1 ? AF_INET : buf[0] == 2 ? AF_INET6 : -1;
     if (af < 0) return reply_err(rbuf, rsize, EAFNOSUPPORT);
+    if (len == 9) {
+        fd = (int)get_u32(buf + 5);
+        if ((e = fd_adopt(fd, af, &st)) != 0) return reply_err(rbuf, rsize, e);
+    }
     ps = gs_registry_pick((int)get_u32(buf + 1));
     if (!ps) return reply_custom_err(rbuf, rsize, "no_pollset");
-    fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (len == 5)
+        fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     s = fd >= 0 ? gs_socket_new(gp->port) : NULL;
     if (!s) {
-        int e = fd < 0 ? errno : ENOMEM;
-        if (fd >= 0) close(fd);
+        e = fd < 0 ? errno : ENOMEM;
+        if (fd >= 0 && len == 5) close(fd);
         __sync_sub_and_fetch(&ps->nsockets, 1);
         gs_pollset_unref(ps);
         return reply_err(rbuf, rsize, e);
     }
     s->fd = fd;
     s->family = af;
-    s->state = GS_ST_OPEN;
+    s->state = st;
     gs_socket_attach(s, ps);
     gp->kind = GS_PORT_SOCKET;
     gp->s = s;

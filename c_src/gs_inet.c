@@ -22,6 +22,9 @@
 #define INET_OPT_TOS         9
 #define TCP_OPT_NODELAY      10
 #define INET_OPT_IPV6_V6ONLY 16
+#define INET_OPT_REUSEPORT   17     /* OTP 26+ */
+#define INET_OPT_REUSEPORT_LB 18    /* OTP 26+ */
+#define INET_OPT_EXCLUSIVEADDRUSE 19 /* OTP 26+, Windows only */
 #define INET_LOPT_BUFFER     20
 #define INET_LOPT_HEADER     21
 #define INET_LOPT_ACTIVE     22
@@ -41,6 +44,7 @@
 #define INET_LOPT_MSGQ_LOWTRMRK 37
 #define INET_LOPT_TCP_SHOW_ECONNRESET 39
 #define INET_LOPT_LINE_DELIM 40
+#define INET_OPT_DEBUG       99
 
 #define INET_AF_INET  1
 #define INET_AF_INET6 2
@@ -73,6 +77,11 @@ static const struct { int opt, level, name; } plain_sockopts[] = {
     { INET_OPT_TOS,         SOL_IP,       IP_TOS },
     { TCP_OPT_NODELAY,      IPPROTO_TCP,  TCP_NODELAY },
     { INET_OPT_IPV6_V6ONLY, IPPROTO_IPV6, IPV6_V6ONLY },
+#ifdef SO_REUSEPORT
+    /* Linux's SO_REUSEPORT balances load, so both names are it */
+    { INET_OPT_REUSEPORT,   SOL_SOCKET,   SO_REUSEPORT },
+    { INET_OPT_REUSEPORT_LB, SOL_SOCKET,  SO_REUSEPORT },
+#endif
 };
 
 static int plain_sockopt(int opt, int *level, int *name)
@@ -84,6 +93,19 @@ static int plain_sockopt(int opt, int *level, int *name)
             *name = plain_sockopts[i].name;
             return 1;
         }
+    return 0;
+}
+
+/* Linux resets SO_PRIORITY when IP_TOS is set; like inet_drv, set the
+ * TOS and put the priority back, so the order of the options does not
+ * matter. */
+static int tos_keep_priority(int fd, const void *arg, socklen_t argsz)
+{
+    int prio;
+    socklen_t l = sizeof prio;
+    int have = getsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, &l) == 0;
+    if (setsockopt(fd, SOL_IP, IP_TOS, arg, argsz) < 0) return -1;
+    if (have) (void)setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof prio);
     return 0;
 }
 
@@ -284,6 +306,8 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
         case INET_LOPT_TCP_SHOW_ECONNRESET: s->show_econnreset = ival; continue;
         case INET_LOPT_LINE_DELIM: s->delimiter = (char)ival; continue;
         case INET_LOPT_READ_PACKETS: continue;
+        case INET_OPT_DEBUG: s->debug = ival != 0; continue;
+        case INET_OPT_EXCLUSIVEADDRUSE: continue;   /* Windows only */
         case INET_OPT_LINGER:
             if (len < 4) return -1;
             li.l_onoff = ival;
@@ -316,8 +340,12 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
                         opt == INET_OPT_IPV6_V6ONLY;
             break;
         }
-        if (setsockopt(s->fd, proto, type, arg, argsz) < 0 && propagate)
+        if (opt == INET_OPT_TOS) {
+            if (tos_keep_priority(s->fd, arg, argsz) < 0) return -1;
+        } else if (setsockopt(s->fd, proto, type, arg, argsz) < 0 &&
+                   propagate) {
             return -1;
+        }
         if (type == SO_RCVBUF && proto == SOL_SOCKET && !s->bufsz_set &&
             ival > s->bufsz)
             s->bufsz = ival;    /* as inet_drv: buffer >= recbuf, unless set */
@@ -352,6 +380,8 @@ static ErlDrvSSizeT getopts(gs_socket *s, const char *buf, ErlDrvSizeT len,
         case INET_LOPT_HEADER: rb_u8(&r, opt); rb_u32(&r, s->hsz); continue;
         case INET_LOPT_MODE: rb_u8(&r, opt); rb_u32(&r, s->mode); continue;
         case INET_LOPT_DELIVER: rb_u8(&r, opt); rb_u32(&r, s->deliver); continue;
+        case INET_OPT_DEBUG: rb_u8(&r, opt); rb_u32(&r, s->debug); continue;
+        case INET_OPT_EXCLUSIVEADDRUSE: rb_u8(&r, opt); rb_u32(&r, 0); continue;
         case INET_LOPT_ACTIVE:
             rb_u8(&r, opt);
             rb_u32(&r, s->active);

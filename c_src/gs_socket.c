@@ -123,6 +123,7 @@ void gs_socket_inherit(gs_socket *s, const gs_socket *l)
     s->exitf = l->exitf;
     s->delimiter = l->delimiter;
     s->show_econnreset = l->show_econnreset;
+    s->debug = l->debug;
     s->psize = l->psize;
     s->bufsz = l->bufsz;
     s->bufsz_set = l->bufsz_set;
@@ -935,12 +936,21 @@ static size_t send_header(const gs_socket *s, size_t len, char *h)
     return n;
 }
 
+/* Write at once, or queue?  Queued data keeps its place in line; with
+ * delay_send everything is queued and written by the pollset's next round,
+ * so small sends made in between go out in one writev (gen_tcp sends
+ * delayed data at the port's next poll). */
+static int send_now(const gs_socket *s)
+{
+    return s->sq.bytes == 0 && !s->delay_send;
+}
+
 static int send_plain(gs_socket *s, const char *buf,
                       size_t len, int *err)
 {
     ssize_t n = 0;
 
-    if (s->sq.bytes == 0) {
+    if (send_now(s)) {
         do {
             n = send(s->fd, buf, len, MSG_NOSIGNAL);
         } while (n < 0 && errno == EINTR);
@@ -1028,7 +1038,7 @@ int gs_socket_sendv(gs_socket *s, ErlDrvTermData caller, ErlIOVec *ev,
     }
     cnt = i;
 
-    if (s->sq.bytes == 0) {
+    if (send_now(s)) {
         while (first < cnt && done < total) {
             int n_iov = cnt - first;
             ssize_t n;
@@ -1194,6 +1204,16 @@ static void serve_connect(gs_socket *s)
 
 /* ---- accept -------------------------------------------------------------- */
 
+/* Linux does not pass SO_PRIORITY on to an accepted socket (TOS it
+ * does); gen_tcp's accepted sockets have their listener's priority. */
+static void inherit_priority(int fd, int lfd)
+{
+    int prio;
+    socklen_t l = sizeof prio;
+    if (getsockopt(lfd, SOL_SOCKET, SO_PRIORITY, &prio, &l) == 0 && prio != 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof prio);
+}
+
 /* Accepts one connection for pid and hands it a new port.  creator is the
  * port whose callback runs (the listen port, or the poller port).
  * 1: done (message sent); 0: would block; -1: *err. */
@@ -1208,7 +1228,10 @@ static int accept_one(gs_socket *s, ErlDrvPort creator, ErlDrvTermData from,
 
     for (;;) {
         fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) break;
+        if (fd >= 0) {
+            inherit_priority(fd, s->fd);
+            break;
+        }
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
         *err = errno;

@@ -82,6 +82,7 @@ typedef struct gs_socket {
     int active, active_count;
     int mode, htype, hsz, exitf, delimiter, show_econnreset;
     int http_state;             /* 0: request/status line next; 1: headers */
+    int debug;                  /* {debug, Bool}: kept and reported only */
     unsigned psize;
     int bufsz, bufsz_set;       /* the 'buffer' option; set explicitly? */
     int deliver, delay_send, send_timeout, send_timeout_close;

@@ -31,10 +31,12 @@
 listen(Port, Opts) when is_integer(Port), Port >= 0, Port =< 65535,
                         is_list(Opts) ->
     case gen_socket_opts:listen(Opts) of
-        {ok, {Family, IfAddr, OptPort, Backlog, SockOpts}} ->
+        {ok, {_, _, _, Backlog, _, _}} when not is_integer(Backlog) ->
+            erlang:error(function_clause);      % as gen_tcp (prim_inet:listen/2)
+        {ok, {Family, IfAddr, OptPort, Backlog, Fd, SockOpts}} ->
             BindPort = case Port of 0 -> OptPort; _ -> Port end,
-            Addr = case IfAddr of undefined -> any_addr(Family); _ -> IfAddr end,
-            with_open(Family, SockOpts,
+            Addr = listen_addr(IfAddr, BindPort, Family, Fd),
+            with_open(Family, Fd, SockOpts,
                       fun(S) ->
                               bind_listen(S, Addr, BindPort, Backlog)
                       end);
@@ -43,6 +45,11 @@ listen(Port, Opts) when is_integer(Port), Port >= 0, Port =< 65535,
     end;
 listen(_, Opts) when is_list(Opts) ->
     exit(badarg).
+
+%% An adopted fd is bound already unless an address or port is given.
+listen_addr(undefined, 0, _Family, Fd) when Fd >= 0 -> none;
+listen_addr(undefined, _, Family, _) -> any_addr(Family);
+listen_addr(IfAddr, _, _, _) -> IfAddr.
 
 bind_listen(S, Addr, Port, Backlog) ->
     case bind(S, Addr, Port) of
@@ -87,12 +94,12 @@ connect(Host, Port, Opts, Timeout)
   when is_integer(Port), Port >= 0, Port =< 65535, is_list(Opts) ->
     check_timeout(Timeout),
     case gen_socket_opts:connect(Opts) of
-        {ok, {Family0, IfAddr, BindPort, _, SockOpts}} ->
+        {ok, {Family0, IfAddr, BindPort, _, Fd, SockOpts}} ->
             Family = host_family(Host, Family0),
             case addresses(Host, Family) of
                 {ok, IPs} ->
                     Deadline = deadline(Timeout),
-                    try_connect(IPs, Port, Family, IfAddr, BindPort,
+                    try_connect(IPs, Port, {Family, Fd}, IfAddr, BindPort,
                                 SockOpts, Deadline, {error, einval});
                 Error ->
                     Error
@@ -105,8 +112,9 @@ connect(_, _, Opts, _) when is_list(Opts) ->
 
 try_connect([], _, _, _, _, _, _, LastError) ->
     LastError;
-try_connect([IP | IPs], Port, Family, IfAddr, BindPort, Opts, Deadline, _) ->
-    Result = with_open(Family, Opts,
+try_connect([IP | IPs], Port, {Family, Fd} = FamFd, IfAddr, BindPort, Opts,
+            Deadline, _) ->
+    Result = with_open(Family, Fd, Opts,
                        fun(S) ->
                                connect_one(S, IP, Port, IfAddr, BindPort,
                                            Deadline)
@@ -114,7 +122,7 @@ try_connect([IP | IPs], Port, Family, IfAddr, BindPort, Opts, Deadline, _) ->
     case Result of
         {ok, _} = Ok -> Ok;
         {error, timeout} = Timeout -> Timeout;
-        Error -> try_connect(IPs, Port, Family, IfAddr, BindPort, Opts,
+        Error -> try_connect(IPs, Port, FamFd, IfAddr, BindPort, Opts,
                              Deadline, Error)
     end.
 
@@ -310,8 +318,8 @@ info() ->
 
 %% Opens a socket port bound to a pollset by the binding policy, applies
 %% the options, runs Fun; closes the port if any step fails.
-with_open(Family, SockOpts, Fun) ->
-    case open(Family, SockOpts, 1) of
+with_open(Family, Fd, SockOpts, Fun) ->
+    case open(Family, Fd, SockOpts, 1) of
         {ok, S} ->
             case Fun(S) of
                 ok -> {ok, S};
@@ -321,10 +329,11 @@ with_open(Family, SockOpts, Fun) ->
             Error
     end.
 
-open(Family, SockOpts, Retries) ->
+open(Family, Fd, SockOpts, Retries) ->
     S = erlang:open_port({spawn_driver, ?GS_DRIVER}, [binary]),
     Fam = case Family of inet -> 1; inet6 -> 2 end,
-    case ctl(S, ?GS_REQ_OPEN, <<Fam, (scheduler_id()):32>>) of
+    Adopt = case Fd of -1 -> <<>>; _ -> <<Fd:32>> end,
+    case ctl(S, ?GS_REQ_OPEN, <<Fam, (scheduler_id()):32, Adopt/binary>>) of
         <<?GS_REP_OK, Pollset:32, Bind>> ->
             bind_process(Bind =:= 1, Pollset),
             case prim_inet:setopts(S, SockOpts) of
@@ -339,12 +348,14 @@ open(Family, SockOpts, Retries) ->
             %% A drop-in user may not have started us: do it for them.
             erlang:port_close(S),
             _ = application:start(gen_socket),
-            open(Family, SockOpts, Retries - 1);
+            open(Family, Fd, SockOpts, Retries - 1);
         <<?GS_REP_ERROR, E/binary>> ->
             erlang:port_close(S),
             {error, binary_to_atom(E, latin1)}
     end.
 
+bind(_S, none, _Port) ->
+    ok;
 bind(S, IP, Port) ->
     status(ctl(S, ?GS_REQ_BIND, [<<Port:16>> | ip_bytes(IP)])).
 

@@ -10,29 +10,38 @@
 -record(gs_opts, {family = inet :: inet | inet6,
                   ifaddr :: undefined | any | loopback | inet:ip_address(),
                   port = 0 :: inet:port_number(),
-                  backlog = 5 :: integer(),
+                  backlog = 5 :: term(),
+                  fd = -1 :: term(),
                   opts = [] :: [{atom(), term()}]}).
 
+%% {Family, IfAddr, Port, Backlog, Fd, SockOpts}; Fd is -1 unless
+%% {fd, Fd} gave an fd to adopt.
 -type parsed() :: {inet | inet6, undefined | inet:ip_address(),
-                   inet:port_number(), integer(), [{atom(), term()}]}.
+                   inet:port_number(), term(), integer(),
+                   [{atom(), term()}]}.
 -export_type([parsed/0]).
 
 %% The option names gen_tcp accepts (inet:listen_options/0 and
 %% inet:connect_options/0 of OTP 25).
+%% Options of later releases (OTP 26): accepted only where the running
+%% prim_inet knows them (is_sockopt_val/2 is false otherwise), so
+%% gen_socket rejects them exactly where gen_tcp does.
+-define(NEWER_OPTS, [reuseport, reuseport_lb, exclusiveaddruse]).
 -define(LISTEN_OPTS,
         [debug, tos, tclass, priority, reuseaddr, keepalive, linger, sndbuf,
          recbuf, nodelay, recvtos, recvtclass, ttl, recvttl, header, active,
          packet, buffer, mode, deliver, backlog, ipv6_v6only, exit_on_close,
          high_watermark, low_watermark, high_msgq_watermark,
          low_msgq_watermark, send_timeout, send_timeout_close, delay_send,
-         packet_size, raw, show_econnreset, bind_to_device]).
+         packet_size, raw, show_econnreset, bind_to_device
+         | ?NEWER_OPTS]).
 -define(CONNECT_OPTS,
         [debug, tos, tclass, priority, reuseaddr, keepalive, linger, nodelay,
          sndbuf, recbuf, recvtos, recvtclass, ttl, recvttl, header, active,
          packet, packet_size, buffer, mode, deliver, line_delimiter,
          exit_on_close, high_watermark, low_watermark, high_msgq_watermark,
          low_msgq_watermark, send_timeout, send_timeout_close, delay_send,
-         raw, show_econnreset, bind_to_device]).
+         raw, show_econnreset, bind_to_device | ?NEWER_OPTS]).
 
 %% @doc gen_socket's defaults: the original gen_socket's, binary and
 %% passive (gen_tcp's are list and {active, true}).
@@ -66,7 +75,8 @@ finish(#gs_opts{family = F, ifaddr = IfAddr} = R) ->
     case valid_ifaddr(IfAddr, Family) of
         true ->
             {ok, {Family, translate_ip(IfAddr, Family), R#gs_opts.port,
-                  R#gs_opts.backlog, lists:reverse(R#gs_opts.opts)}};
+                  R#gs_opts.backlog, fd(R#gs_opts.fd),
+                  lists:reverse(R#gs_opts.opts)}};
         false ->
             {error, badarg}
     end.
@@ -76,9 +86,10 @@ opt(inet6, R, _) -> R#gs_opts{family = inet6};
 opt({tcp_module, M}, R, _) when is_atom(M) -> R;
 opt({ip, IP}, R, _) -> R#gs_opts{ifaddr = IP};
 opt({ifaddr, IP}, R, _) -> R#gs_opts{ifaddr = IP};
+opt({fd, Fd}, R, _) -> R#gs_opts{fd = Fd};
 opt({port, P}, R, _) when is_integer(P), P >= 0, P =< 65535 ->
     R#gs_opts{port = P};
-opt({backlog, B}, R, As) when is_integer(B) ->
+opt({backlog, B}, R, As) ->
     check_allowed(backlog, As),
     R#gs_opts{backlog = B};
 opt(binary, R, As) -> add(mode, binary, R, As);
@@ -108,6 +119,11 @@ check_allowed(Name, As) ->
         true -> ok;
         false -> throw(badarg)
     end.
+
+%% As gen_tcp: only a non-negative integer names an fd; anything else
+%% (-1, an atom) means "open a new socket".
+fd(Fd) when is_integer(Fd), Fd >= 0 -> Fd;
+fd(_) -> -1.
 
 valid_ifaddr(undefined, _) -> true;
 valid_ifaddr(any, _) -> true;
