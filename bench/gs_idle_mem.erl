@@ -18,7 +18,7 @@ main([ModS, NS]) ->
     [exchange(Mod, C, S) || {C, S} <- Pairs],
     timer:sleep(500),
     Used = measure(),
-    io:format("~p.~n", [{Mod, N, [{connected, diff(Connected, Base)},
+    io:format("~w.~n", [{Mod, N, [{connected, diff(Connected, Base)},
                                    {after_traffic, diff(Used, Base)}]}]),
     [begin Mod:close(C), Mod:close(S) end || {C, S} <- Pairs],
     Mod:close(L),

@@ -20,7 +20,32 @@ engine_test_() ->
       {"send over the high watermark blocks and resumes", {timeout, 60, fun send_backpressure/0}},
       {"close delivers queued output", {timeout, 60, fun close_flushes/0}},
       {"owner death releases fds", {timeout, 60, fun owner_death_fds/0}},
-      {"app stop completes pending waits", {timeout, 60, fun app_stop_pending/0}}]}.
+      {"app stop completes pending waits", {timeout, 60, fun app_stop_pending/0}},
+      {"the read size adapts unless buffer is set", {timeout, 60, fun read_size_adapts/0}}]}.
+
+%% gen_tcp reads its default 1,460-byte buffer at a time; gen_socket grows
+%% its reads while they come back full, so a 200 KB burst arrives in far
+%% fewer, larger pieces, all in order.  An explicit {buffer, N} is kept
+%% (the side-by-side suite checks it against gen_tcp).
+read_size_adapts() ->
+    ok = gs_test_lib:start(),
+    {L, C, S} = gs_test_lib:pair(gen_socket, ?P),
+    Data = crypto_free(200000),
+    ok = gen_socket:send(C, Data),
+    timer:sleep(200),
+    Pieces = recv_pieces(S, byte_size(Data)),
+    ?assertEqual(Data, iolist_to_binary(Pieces)),
+    ?assert(lists:max([byte_size(P) || P <- Pieces]) > 1460),
+    ?assert(length(Pieces) < 200000 div 1460),
+    [gen_socket:close(X) || X <- [C, S, L]].
+
+recv_pieces(_S, 0) -> [];
+recv_pieces(S, N) ->
+    {ok, D} = gen_socket:recv(S, 0, 2000),
+    [D | recv_pieces(S, N - byte_size(D))].
+
+crypto_free(N) ->
+    list_to_binary([I rem 251 || I <- lists:seq(1, N)]).
 
 restart(Env) ->
     _ = application:stop(gen_socket),

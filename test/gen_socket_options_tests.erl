@@ -9,7 +9,8 @@
 -export([setopt/2, listen_opt/2, connect_opt/2, defaults/2,
          fd_listen/1, fd_listen_bind/1, fd_connect/1, fd_connected/1,
          fd_bad/1, fd_wrong_family/1, raw_option/1, linger_close/1,
-         reuseport_two/1, delay_send_order/1, tos_priority/1]).
+         reuseport_two/1, delay_send_order/1, tos_priority/1,
+         buffer_honoured/1]).
 
 -define(P, [binary, {active, false}]).
 
@@ -35,7 +36,7 @@ scenarios() ->
     [{atom_to_list(N), fun(Mod) -> ?MODULE:N(Mod) end}
      || N <- [fd_listen, fd_listen_bind, fd_connect, fd_connected, fd_bad,
               fd_wrong_family, raw_option, linger_close, reuseport_two,
-              delay_send_order, tos_priority]].
+              delay_send_order, tos_priority, buffer_honoured]].
 
 %% Options as inet:setopts/2 takes them, good and bad values.
 values() ->
@@ -292,3 +293,15 @@ tos_priority(Mod) ->
     R = [inet:getopts(C, [tos, priority]), inet:getopts(S, [tos, priority])],
     [Mod:close(X) || X <- [C, S, L]],
     R.
+
+%% An explicit {buffer, N} caps each read, passive and active, as gen_tcp.
+buffer_honoured(Mod) ->
+    {L, C, S} = pair(Mod, ?P),
+    ok = inet:setopts(S, [{buffer, 100}]),
+    ok = Mod:send(C, binary:copy(<<"x">>, 1000)),
+    timer:sleep(100),
+    R1 = [Mod:recv(S, 0, 1000) || _ <- [1, 2, 3]],
+    ok = inet:setopts(S, [{active, true}]),
+    R2 = [receive {tcp, S, D} -> D after 500 -> none end || _ <- [1, 2, 3]],
+    [Mod:close(X) || X <- [C, S, L]],
+    [R1, R2].
