@@ -520,6 +520,14 @@ static void drv_outputv(ErlDrvData d, ErlIOVec *ev)
     else if (rc == GS_ERR) gs_socket_reply_status(s, caller, err);
 }
 
+/* gs_socket.c monitors a process only to see whether it lives and takes
+ * the monitor off at once; nothing is left to fire here. */
+static void drv_process_exit(ErlDrvData d, ErlDrvMonitor *m)
+{
+    (void)d;
+    (void)m;
+}
+
 static void drv_ready_input(ErlDrvData d, ErlDrvEvent ev)
 {
     gs_port *gp = (gs_port *)d;
@@ -563,7 +571,7 @@ static ErlDrvEntry gs_driver_entry = {
     ERL_DRV_EXTENDED_MINOR_VERSION,
     ERL_DRV_FLAG_USE_PORT_LOCKING,
     NULL,                   /* handle2 */
-    NULL,                   /* process_exit */
+    drv_process_exit,       /* process_exit: monitors are only probes */
     drv_stop_select,
     NULL                    /* emergency_close */
 };

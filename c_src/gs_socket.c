@@ -501,8 +501,9 @@ static ssize_t in_fill(gs_socket *s, size_t need)
             return n;
         }
         if (n == 0) {
+            /* a reset a send saw first is still a reset for the reader */
             s->rd_closed = 1;
-            s->rd_err = 0;
+            s->rd_err = s->wr_err == ECONNRESET ? ECONNRESET : 0;
             return -1;
         }
         if (errno == EINTR) continue;
@@ -1305,12 +1306,29 @@ int gs_socket_accept(gs_socket *s, ErlDrvTermData caller, int sched,
     return GS_WAIT;
 }
 
+/* Is pid alive?  erl_driver has no other test than a monitor, set and
+ * taken off at once.  On an error, assume it lives. */
+static int pid_alive(ErlDrvPort port, ErlDrvTermData pid)
+{
+    ErlDrvMonitor m;
+    int r = driver_monitor_process(port, pid, &m);
+    if (r == 0) driver_demonitor_process(port, &m);
+    return r <= 0;
+}
+
 static void serve_accept(gs_socket *s)
 {
     int err = 0;
     while (s->acceptq.n > 0) {
         gs_waiter w = s->acceptq.v[0];
-        int r = accept_one(s, s->ps->port, s->ps->port_term, w.pid, w.sched,
+        int r;
+        if (!pid_alive(s->ps->port, w.pid)) {
+            /* killed in accept: the connection goes to the next waiter,
+             * as gen_tcp's (which monitors its acceptors) would */
+            waitq_remove(&s->acceptq, 0);
+            continue;
+        }
+        r = accept_one(s, s->ps->port, s->ps->port_term, w.pid, w.sched,
                            &err);
         if (r == 0) break;
         waitq_remove(&s->acceptq, 0);

@@ -21,7 +21,23 @@ engine_test_() ->
       {"close delivers queued output", {timeout, 60, fun close_flushes/0}},
       {"owner death releases fds", {timeout, 60, fun owner_death_fds/0}},
       {"app stop completes pending waits", {timeout, 60, fun app_stop_pending/0}},
-      {"the read size adapts unless buffer is set", {timeout, 60, fun read_size_adapts/0}}]}.
+      {"the read size adapts unless buffer is set", {timeout, 60, fun read_size_adapts/0}},
+      {"bytes before EOF outlive a short recv", {timeout, 60, fun bytes_before_eof_kept/0}}]}.
+
+%% A deliberate difference from gen_tcp (README): recv(S, 10) on 5 bytes
+%% then EOF says closed, and with {exit_on_close, false} the 5 bytes are
+%% still there for recv(S, 0); gen_tcp drops them.  No byte that arrived
+%% is lost.
+bytes_before_eof_kept() ->
+    ok = gs_test_lib:start(),
+    {L, C, S} = gs_test_lib:pair(gen_socket, [{exit_on_close, false} | ?P]),
+    ok = gen_socket:send(C, <<"short">>),
+    ok = gen_socket:close(C),
+    timer:sleep(100),
+    ?assertEqual({error, closed}, gen_socket:recv(S, 10, 1000)),
+    ?assertEqual({ok, <<"short">>}, gen_socket:recv(S, 0, 1000)),
+    ?assertEqual({error, closed}, gen_socket:recv(S, 0, 1000)),
+    [gen_socket:close(X) || X <- [S, L]].
 
 %% gen_tcp reads its default 1,460-byte buffer at a time; gen_socket grows
 %% its reads while they come back full, so a 200 KB burst arrives in far
