@@ -47,7 +47,8 @@ c_src/%.o: c_src/%.c $(C_HDR)
 
 priv/gen_socket_drv.so: $(C_OBJ)
 	@mkdir -p priv
-	$(CC) -shared -o $@ $(C_OBJ) $(LDFLAGS) $(LDLIBS)
+	$(CC) -shared -o $@.tmp $(C_OBJ) $(LDFLAGS) $(LDLIBS)
+	@mv -f $@.tmp $@    # a rename: a running VM keeps its mapping intact
 
 ebin/%.beam: src/%.erl $(wildcard src/*.hrl)
 	@mkdir -p ebin

@@ -62,7 +62,7 @@ gs_socket *gs_socket_new(ErlDrvPort port)
     s->exitf = 1;
     s->delimiter = '\n';
     s->bufsz = 1460;
-    s->deliver = 1;
+    s->deliver = GS_DELIVER_TERM;
     s->send_timeout = -1;
     s->high = 8192;
     s->low = 4096;
@@ -296,6 +296,18 @@ static void notify_parsed(gs_socket *s, ErlDrvTermData from, const char *p,
     gs_parse_done(&buf);
 }
 
+/* {deliver, port}: the message a port sends, {S, {data, Bytes}}, with
+ * the bytes as a list in either mode, as gen_tcp's port gives them. */
+static void notify_port_data(gs_socket *s, ErlDrvTermData from, const char *p,
+                             size_t len)
+{
+    ErlDrvTermData spec[] = {
+        ERL_DRV_PORT, s->port_term, ERL_DRV_ATOM, am_data,
+        ERL_DRV_STRING, (ErlDrvTermData)p, (ErlDrvTermData)len,
+        ERL_DRV_TUPLE, 2, ERL_DRV_TUPLE, 2 };
+    send_spec(from, s->owner, spec, sizeof spec / sizeof spec[0]);
+}
+
 static void notify_data(gs_socket *s, ErlDrvTermData from, const char *p,
                         size_t len)
 {
@@ -306,6 +318,10 @@ static void notify_data(gs_socket *s, ErlDrvTermData from, const char *p,
         return;
     }
     packet_body(s, &p, &len);
+    if (s->deliver == GS_DELIVER_PORT) {
+        notify_port_data(s, from, p, len);
+        return;
+    }
     spec = spec_alloc(stack, data_term_size(s, len) + 6);
     if (!spec) return;      /* out of memory: the packet is lost, as any */
     spec[i++] = ERL_DRV_ATOM; spec[i++] = am_tcp;

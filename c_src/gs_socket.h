@@ -19,6 +19,9 @@
 #define GS_ONCE    2
 #define GS_MULTI   3
 
+#define GS_DELIVER_PORT 0       /* {deliver, port}: {S, {data, Bytes}} */
+#define GS_DELIVER_TERM 1
+
 #define GS_MODE_LIST   0
 #define GS_MODE_BINARY 1
 

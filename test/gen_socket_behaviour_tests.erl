@@ -32,7 +32,8 @@ scenarios() ->
      controlling_process_dead, controlling_process_active_data,
      peer_reset_with_pending_send, send_after_shutdown_write,
      recv_large_length, getopts_after_close, list_mode_active_true,
-     connect_timeout_zero, listen_backlog_one, sockname_before_connect].
+     connect_timeout_zero, listen_backlog_one, sockname_before_connect,
+     deliver_port, ipv6_v6only].
 
 %%% ---- half-close ------------------------------------------------------------
 
@@ -375,6 +376,40 @@ listen_backlog_one(Mod) ->
     R = inet:getopts(L, [active]),
     [Mod:close(X) || X <- [C, S, L]],
     R.
+
+%% {deliver, port}: active data as a port message, {S, {data, List}}.
+deliver_port(Mod) ->
+    {L, C, S} = pair(Mod, ?P),
+    ok = inet:setopts(S, [{deliver, port}, {active, true}]),
+    ok = Mod:send(C, <<"abc">>),
+    M1 = collect(S),
+    ok = inet:setopts(S, [{packet, 2}, list]),
+    ok = Mod:send(C, <<0, 2, "de">>),
+    M2 = collect(S),
+    ok = Mod:close(C),
+    M3 = collect(S),
+    [Mod:close(X) || X <- [S, L]],
+    [M1, M2, M3].
+
+%% An inet6 listener takes IPv4 clients (as ::ffff:a.b.c.d) unless
+%% ipv6_v6only is set.
+ipv6_v6only(Mod) ->
+    [begin
+         {ok, L} = Mod:listen(0, [inet6, {ipv6_v6only, Only} | ?P]),
+         {ok, Port} = inet:port(L),
+         R = case Mod:connect({127, 0, 0, 1}, Port, ?P, 2000) of
+                 {ok, C} ->
+                     {ok, S} = Mod:accept(L, 2000),
+                     {ok, {Peer, _}} = inet:peername(S),
+                     [Mod:close(X) || X <- [C, S]],
+                     {connected, Peer};
+                 Other ->
+                     Other
+             end,
+         G = inet:getopts(L, [ipv6_v6only]),
+         Mod:close(L),
+         {R, G}
+     end || Only <- [true, false]].
 
 %%% ---- helpers --------------------------------------------------------------------
 
