@@ -697,8 +697,19 @@ static void serve_input(gs_socket *s)
         if (rc < 0) {
             int why = err == EMSGSIZE ? EMSGSIZE : closed_reason(s, err);
             if (why == EMSGSIZE) {
+                /* as gen_tcp in active mode: the error, then closed; the
+                 * read side is over (with exit_on_close, all of it) */
                 notify_error(s, from, EMSGSIZE);
+                notify_simple(s, from, am_tcp_closed);
+                s->closed_sent = 1;
+                s->rd_closed = 1;
+                s->rd_err = EMSGSIZE;
                 in_consume(s, in_len(s));
+                if (s->exitf) {
+                    in_unborrow(s);
+                    sock_down(s, from, GS_ST_CLOSED_ACTIVE);
+                    return;
+                }
                 break;
             }
             if (why != GS_ECLOSED) notify_error(s, from, why);

@@ -33,7 +33,12 @@ scenarios() ->
      peer_reset_with_pending_send, send_after_shutdown_write,
      recv_large_length, getopts_after_close, list_mode_active_true,
      connect_timeout_zero, listen_backlog_one, sockname_before_connect,
-     deliver_port, ipv6_v6only].
+     deliver_port, ipv6_v6only,
+     listener_active_n, no_accept, data_before_close_passive,
+     data_before_close_active, http_bad_packet, killing_multi_acceptors,
+     several_accepts_in_one_go, active_once_closed,
+     controlling_process_listen_not_owner, owner_exit_closes_listener,
+     faulty_packet_header, busy_disconnect_passive, active_emsgsize].
 
 %%% ---- half-close ------------------------------------------------------------
 
@@ -410,6 +415,158 @@ ipv6_v6only(Mod) ->
          Mod:close(L),
          {R, G}
      end || Only <- [true, false]].
+
+%%% ---- themes of OTP's gen_tcp_misc_SUITE ------------------------------------------
+
+listener_active_n(Mod) ->
+    {ok, L} = Mod:listen(0, [binary, {active, 3}]),
+    R1 = inet:getopts(L, [active]),
+    ok = inet:setopts(L, [{active, -3}]),
+    M1 = collect(L),
+    R2 = inet:getopts(L, [active]),
+    ok = inet:setopts(L, [{active, 0}]),
+    M2 = collect(L),
+    Mod:close(L),
+    [R1, M1, R2, M2].
+
+%% A connection never accepted is reset when the listener closes.
+no_accept(Mod) ->
+    {ok, L} = Mod:listen(0, ?P),
+    {ok, Port} = inet:port(L),
+    {ok, C} = Mod:connect({127, 0, 0, 1}, Port, [binary, {active, true}]),
+    ok = Mod:close(L),
+    M = collect(C),
+    Mod:close(C),
+    M.
+
+data_before_close_passive(Mod) ->
+    {L, C, S} = pair(Mod, ?P),
+    Data = binary:copy(<<"d">>, 65536),
+    ok = Mod:send(S, Data),
+    ok = Mod:close(S),
+    R = [Mod:recv(C, 65536, 3000), Mod:recv(C, 0, 1000)],
+    [Mod:close(X) || X <- [C, L]],
+    [element(1, hd(R)), byte_size(element(2, hd(R))), lists:last(R)].
+
+data_before_close_active(Mod) ->
+    {L, C, S} = pair(Mod, ?P),
+    ok = Mod:send(S, binary:copy(<<"e">>, 65536)),
+    ok = Mod:close(S),
+    ok = inet:setopts(C, [{active, true}]),
+    Msgs = collect(C),
+    [Mod:close(X) || X <- [C, L]],
+    [iolist_size([D || {tcp, _, D} <- Msgs]), lists:last(Msgs)].
+
+http_bad_packet(Mod) ->
+    {L, C, S} = pair(Mod, ?P),
+    ok = inet:setopts(S, [{packet, http}, {active, true}]),
+    ok = Mod:send(C, <<"foo\r\nGET / HTTP/1.1\r\nbad header\r\nHost: a\r\n\r\n">>),
+    M = collect(S),
+    [Mod:close(X) || X <- [C, S, L]],
+    M.
+
+killing_multi_acceptors(Mod) ->
+    {ok, L} = Mod:listen(0, ?P),
+    {ok, Port} = inet:port(L),
+    Self = self(),
+    Pids = [spawn(fun() -> Self ! {accepted, I, Mod:accept(L, 3000)} end)
+            || I <- [1, 2, 3]],
+    timer:sleep(50),
+    [exit(P, kill) || P <- lists:sublist(Pids, 2)],
+    timer:sleep(50),
+    {ok, C} = Mod:connect({127, 0, 0, 1}, Port, ?P),
+    R = receive {accepted, I, {ok, _}} -> {accepted, I} after 3000 -> none end,
+    Mod:close(C),
+    Mod:close(L),
+    R.
+
+several_accepts_in_one_go(Mod) ->
+    {ok, L} = Mod:listen(0, ?P),
+    {ok, Port} = inet:port(L),
+    Self = self(),
+    [spawn(fun() -> Self ! {accepted, element(1, Mod:accept(L, 3000))} end)
+     || _ <- lists:seq(1, 8)],
+    timer:sleep(50),
+    Cs = [element(2, Mod:connect({127, 0, 0, 1}, Port, ?P)) || _ <- lists:seq(1, 8)],
+    R = [receive {accepted, A} -> A after 3000 -> none end || _ <- Cs],
+    [Mod:close(C) || C <- Cs],
+    Mod:close(L),
+    R.
+
+%% {active, once}: the close is held back until the socket is active again.
+active_once_closed(Mod) ->
+    {L, C, S} = pair(Mod, ?P),
+    ok = inet:setopts(S, [{active, once}]),
+    ok = Mod:send(C, <<"one">>),
+    M1 = collect(S),
+    ok = Mod:close(C),
+    timer:sleep(100),
+    M2 = collect(S),
+    ok = inet:setopts(S, [{active, once}]),
+    M3 = collect(S),
+    [Mod:close(X) || X <- [S, L]],
+    [M1, M2, M3].
+
+controlling_process_listen_not_owner(Mod) ->
+    {ok, L} = Mod:listen(0, ?P),
+    Self = self(),
+    spawn(fun() -> Self ! {r, Mod:controlling_process(L, self())} end),
+    R = receive {r, X} -> X after 2000 -> none end,
+    Mod:close(L),
+    R.
+
+owner_exit_closes_listener(Mod) ->
+    Self = self(),
+    {Pid, Ref} = spawn_monitor(fun() ->
+                                       {ok, L} = Mod:listen(0, ?P),
+                                       ok = Mod:controlling_process(L, self()),
+                                       Self ! {l, L}
+                               end),
+    L = receive {l, X} -> X end,
+    receive {'DOWN', Ref, process, Pid, _} -> ok end,
+    timer:sleep(50),
+    [inet:port(L), Mod:accept(L, 10)].
+
+%% A 4-byte length with the top bit set, and CDR sizes read as huge.
+faulty_packet_header(Mod) ->
+    [begin
+         {L, C, S} = pair(Mod, ?P),
+         ok = inet:setopts(S, [{packet, T}, {active, true}]),
+         ok = Mod:send(C, B),
+         M = collect(S),
+         [Mod:close(X) || X <- [C, S, L]],
+         M
+     end || Size <- [-10, -1],
+            {T, B} <- [{4, <<Size:32/big>>},
+                       {cdr, <<"GIOP", 0, 0, 0, 0, Size:32/big>>},
+                       {cdr, <<"GIOP", 0, 0, 1, 0, Size:32/little>>}]].
+
+%% A sender blocked on a full socket learns that the peer went away.
+busy_disconnect_passive(Mod) ->
+    {L, C, S} = pair(Mod, [{sndbuf, 4096}, {recbuf, 4096} | ?P]),
+    Self = self(),
+    Big = binary:copy(<<"b">>, 4000000),
+    spawn(fun() -> Self ! {sent, Mod:send(S, Big)} end),
+    timer:sleep(200),
+    ok = Mod:close(C),
+    R = receive {sent, X} -> X after 5000 -> none end,
+    [Mod:close(Y) || Y <- [S, L]],
+    R.
+
+%% Active mode: an oversized packet gives tcp_error then tcp_closed; the
+%% write side lives on without exit_on_close.  (gen_tcp's port also exits
+%% with exit_on_close; gen_socket's stays until closed -- README.)
+active_emsgsize(Mod) ->
+    [begin
+         {L, C, S} = pair(Mod, ?P),
+         ok = inet:setopts(S, [{packet, 4}, {packet_size, 5}, {active, true},
+                               {exit_on_close, Eoc}]),
+         ok = Mod:send(C, <<10:32, "0123456789", 1:32, "x">>),
+         M = collect(S),
+         R = [Mod:send(S, <<"x">>), Mod:recv(S, 0, 100)],
+         [Mod:close(X) || X <- [C, S, L]],
+         {M, R}
+     end || Eoc <- [true, false]].
 
 %%% ---- helpers --------------------------------------------------------------------
 
