@@ -122,6 +122,7 @@ try_connect([IP | IPs], Port, {Family, Fd} = FamFd, IfAddr, BindPort, Opts,
     case Result of
         {ok, _} = Ok -> Ok;
         {error, timeout} = Timeout -> Timeout;
+        Error when Fd >= 0 -> Error;    % the adopted fd went with the attempt
         Error -> try_connect(IPs, Port, FamFd, IfAddr, BindPort, Opts,
                              Deadline, Error)
     end.
