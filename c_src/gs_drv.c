@@ -167,6 +167,7 @@ static ErlDrvSSizeT poller_start(gs_port *gp, const char *buf,
         gs_pollset_destroy(ps);
         return reply_err(rbuf, rsize, EIO);
     }
+    ps->sig_selected = 1;
     gp->kind = GS_PORT_POLLER;
     gp->ps = ps;
     return reply_status(rbuf, rsize, GS_REP_OK);

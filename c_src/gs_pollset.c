@@ -318,7 +318,8 @@ void gs_pollset_wake(gs_pollset *ps)
 
 /* Poller port stop.  Every socket still attached learns that its waits are
  * over ({error, closed}); the sockets keep their references and release
- * them when their own ports stop.  sig_rd is closed by stop_select. */
+ * them when their own ports stop.  sig_rd is closed by stop_select if it
+ * was selected, here otherwise. */
 void gs_pollset_destroy(gs_pollset *ps)
 {
     gs_socket *s;
@@ -335,8 +336,12 @@ void gs_pollset_destroy(gs_pollset *ps)
     erl_drv_cond_broadcast(ps->cond);
     erl_drv_mutex_unlock(ps->mtx);
     erl_drv_thread_join(ps->tid, NULL);
-    driver_select(ps->port, (ErlDrvEvent)(long)ps->sig_rd,
-                  ERL_DRV_READ | ERL_DRV_USE, 0);
+    if (ps->sig_selected)
+        driver_select(ps->port, (ErlDrvEvent)(long)ps->sig_rd,
+                      ERL_DRV_READ | ERL_DRV_USE, 0);
+    else
+        close(ps->sig_rd);      /* never selected: no stop_select will come */
+    ps->sig_rd = -1;
     gs_pollset_unref(ps);
 }
 

@@ -37,6 +37,7 @@ typedef struct gs_pollset {
     int wake_pending;           /* a wake-up byte is in wake_fd */
     int watcher_kept_lock;      /* release callback kept the mutex */
     int sig_rd, sig_wr;         /* self-pipe, watcher -> poller port */
+    int sig_selected;           /* sig_rd is in driver_select: stop_select closes it */
     int wake_fd;                /* eventfd, anyone -> watcher */
     ev_io wake_io;
     ErlDrvPort port;            /* the poller port */
