@@ -32,6 +32,9 @@ scenarios() ->
     [{lists:flatten(io_lib:format("~p ~p ~p", [active, Id, M])),
       fun(Mod) -> ?MODULE:active(Mod, {Id, Type, Stream}, M) end}
      || {Id, Type, Stream} <- Streams, M <- [binary, list]] ++
+    [{lists:flatten(io_lib:format("~p ~p ~p", [active, Id, bytes])),
+      fun(Mod) -> ?MODULE:active(Mod, {Id, Type, Stream}, {binary, bytes}) end}
+     || {Id, Type, Stream} <- Streams] ++
     [{lists:flatten(io_lib:format("errors ~p", [Opts])),
       fun(Mod) -> ?MODULE:errors(Mod, {Opts, Stream}) end}
      || {Opts, Stream} <- error_streams()] ++
@@ -162,6 +165,14 @@ passive(Mod, {_Id, Type, Stream}, Cut) ->
     R = recv_packets(Mod, S, []),
     receive sent -> ok end,
     [Mod:close(X) || X <- [C, S, L]],
+    raw_joined(Type, R).
+
+%% raw has no packets: how the bytes are split depends on timing, so the
+%% bytes are compared joined (the final error still on its own).
+raw_joined(raw, R) ->
+    {Data, Rest} = lists:partition(fun(X) -> is_binary(X) end, R),
+    [iolist_to_binary(Data) | Rest];
+raw_joined(_, R) ->
     R.
 
 send_cut(Mod, C, Stream, whole) -> ok = Mod:send(C, Stream);
@@ -175,13 +186,18 @@ recv_packets(Mod, S, Acc) ->
     end.
 
 %% Active: many packets in one segment, delivered one message each.
-active(Mod, {_Id, Type, Stream}, M) ->
+active(Mod, {_Id, Type, Stream}, {M, Cut}) ->
     {L, C, S} = pair(Mod, ?P),
     ok = inet:setopts(S, [{packet, Type}, M, {active, true}]),
-    ok = Mod:send(C, Stream),
+    send_cut(Mod, C, Stream, Cut),
     Msgs = collect(S),
     [Mod:close(X) || X <- [C, S, L]],
-    Msgs.
+    case Type of
+        raw -> [iolist_to_binary([D || {tcp, _, D} <- Msgs])];
+        _ -> Msgs
+    end;
+active(Mod, Stream, M) ->
+    active(Mod, Stream, {M, whole}).
 
 %% Every message about S until 300 ms of silence.
 collect(S) ->
