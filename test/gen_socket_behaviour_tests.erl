@@ -572,7 +572,4 @@ active_emsgsize(Mod) ->
 
 %% Every message about S until 200 ms of silence.
 collect(S) ->
-    receive
-        M when element(2, M) =:= S -> [M | collect(S)]
-    after 200 -> []
-    end.
+    gs_test_lib:collect(S, 200).

@@ -3,7 +3,7 @@
 -module(gen_socket_compat_tests).
 -include_lib("eunit/include/eunit.hrl").
 
--import(gs_test_lib, [pair/2, pair/3]).
+-import(gs_test_lib, [pair/2, pair/3, recv_exact/3]).
 
 -export([connect_eaddrinuse/1,
          send_timeout_blocks/1,
@@ -692,13 +692,6 @@ ipv6_loopback(Mod) ->
 recv_msg() ->
     receive M -> M after 2000 -> no_message end.
 
-recv_exact(Mod, S, N) ->
-    recv_exact(Mod, S, N, []).
-recv_exact(_Mod, _S, 0, Acc) ->
-    iolist_to_binary(lists:reverse(Acc));
-recv_exact(Mod, S, N, Acc) ->
-    {ok, D} = Mod:recv(S, 0, 5000),
-    recv_exact(Mod, S, N - byte_size(D), [D | Acc]).
 
 crypto_free_random(N) ->
     rand:seed(exsplus, {1, 2, 3}),

@@ -4,7 +4,7 @@
 -module(gen_socket_packet_tests).
 -include_lib("eunit/include/eunit.hrl").
 
--import(gs_test_lib, [pair/2, pair/3]).
+-import(gs_test_lib, [pair/2, pair/3, recv_exact/3]).
 
 -export([passive/3, active/3, errors/2, packet_send/1, header_option/1,
          packet_recv_length/1, http_switch_to_raw/1, http_state_kept/1,
@@ -201,10 +201,7 @@ active(Mod, Stream, M) ->
 
 %% Every message about S until 300 ms of silence.
 collect(S) ->
-    receive
-        M when element(2, M) =:= S -> [M | collect(S)]
-    after 300 -> []
-    end.
+    gs_test_lib:collect(S, 300).
 
 errors(Mod, {Opts, Stream}) ->
     {L, C, S} = pair(Mod, ?P),
@@ -416,10 +413,3 @@ packet_recv_length(Mod) ->
     [Mod:close(X) || X <- [C, S, L]],
     [R, R2].
 
-recv_exact(Mod, S, N) ->
-    recv_exact(Mod, S, N, []).
-recv_exact(_Mod, _S, 0, Acc) ->
-    iolist_to_binary(lists:reverse(Acc));
-recv_exact(Mod, S, N, Acc) ->
-    {ok, D} = Mod:recv(S, 0, 5000),
-    recv_exact(Mod, S, N - byte_size(D), [D | Acc]).

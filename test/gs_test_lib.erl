@@ -4,7 +4,7 @@
 
 -export([start/0, same/1, run/2, norm/1, fd_count/0, thread_count/0,
          pair/2, pair/3, wait_until/2, flush/0,
-         fill_backlog/1]).
+         fill_backlog/1, collect/2, recv_exact/3]).
 
 start() ->
     case application:start(gen_socket) of
@@ -83,3 +83,21 @@ fill_backlog(Port, N, Acc) ->
         {ok, S} -> fill_backlog(Port, N - 1, [S | Acc]);
         {error, timeout} -> Acc
     end.
+
+%% Every message about socket S (its second element) until Quiet ms pass
+%% without one.
+collect(S, Quiet) ->
+    receive
+        M when element(2, M) =:= S -> [M | collect(S, Quiet)]
+    after Quiet -> []
+    end.
+
+%% Exactly N bytes from a passive binary socket, however they come.
+recv_exact(Mod, S, N) ->
+    recv_exact(Mod, S, N, []).
+
+recv_exact(_Mod, _S, 0, Acc) ->
+    iolist_to_binary(lists:reverse(Acc));
+recv_exact(Mod, S, N, Acc) ->
+    {ok, D} = Mod:recv(S, 0, 5000),
+    recv_exact(Mod, S, N - byte_size(D), [D | Acc]).
