@@ -57,6 +57,14 @@ listen(Opts) ->
 connect(Opts) ->
     parse(Opts, ?CONNECT_OPTS).
 
+%% {inet_backend, B} as the first option chooses gen_tcp's backend (OTP
+%% 23+); gen_socket is its own backend, so inet and socket are accepted and
+%% ignored.  Elsewhere in the list it is badarg, and an unknown backend
+%% crashes, as in gen_tcp.
+parse([{inet_backend, B} | Opts], Allowed) when B =:= inet; B =:= socket ->
+    parse(Opts, Allowed);
+parse([{inet_backend, _} | _], _) ->
+    erlang:error(function_clause);
 parse(Opts, Allowed) when is_list(Opts) ->
     try lists:foldl(fun(O, R) -> opt(O, R, Allowed) end,
                     #gs_opts{opts = lists:reverse(defaults())}, Opts) of

@@ -10,7 +10,7 @@
          fd_listen/1, fd_listen_bind/1, fd_connect/1, fd_connected/1,
          fd_bad/1, fd_wrong_family/1, raw_option/1, linger_close/1,
          reuseport_two/1, delay_send_order/1, tos_priority/1,
-         buffer_honoured/1]).
+         buffer_honoured/1, inet_backend/1]).
 
 -define(P, [binary, {active, false}]).
 
@@ -36,7 +36,8 @@ scenarios() ->
     [{atom_to_list(N), fun(Mod) -> ?MODULE:N(Mod) end}
      || N <- [fd_listen, fd_listen_bind, fd_connect, fd_connected, fd_bad,
               fd_wrong_family, raw_option, linger_close, reuseport_two,
-              delay_send_order, tos_priority, buffer_honoured]].
+              delay_send_order, tos_priority, buffer_honoured,
+              inet_backend]].
 
 %% Options as inet:setopts/2 takes them, good and bad values.
 values() ->
@@ -305,3 +306,25 @@ buffer_honoured(Mod) ->
     R2 = [receive {tcp, S, D} -> D after 500 -> none end || _ <- [1, 2, 3]],
     [Mod:close(X) || X <- [C, S, L]],
     [R1, R2].
+
+%% {inet_backend, inet} first: accepted (gen_socket is the backend);
+%% anywhere else badarg; an unknown backend crashes.
+inet_backend(Mod) ->
+    R1 = case Mod:listen(0, [{inet_backend, inet} | ?P]) of
+             {ok, L} ->
+                 {ok, Port} = inet:port(L),
+                 {ok, C} = Mod:connect({127, 0, 0, 1}, Port, [{inet_backend, inet} | ?P]),
+                 {ok, S} = Mod:accept(L, 2000),
+                 ok = Mod:send(C, <<"be">>),
+                 R = [Mod:recv(S, 2, 2000), inet:getopts(S, [active, mode])],
+                 [Mod:close(X) || X <- [C, S, L]],
+                 R;
+             Other ->
+                 Other
+         end,
+    [R1, catch Mod:listen(0, [binary, {inet_backend, inet}]),
+     catch Mod:connect({127, 0, 0, 1}, 1, [binary, {inet_backend, inet}]),
+     case catch Mod:listen(0, [{inet_backend, foo}]) of
+         {'EXIT', {Why, _Stack}} -> Why;
+         Other2 -> Other2
+     end].
