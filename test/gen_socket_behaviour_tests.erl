@@ -38,7 +38,8 @@ scenarios() ->
      data_before_close_active, http_bad_packet, killing_multi_acceptors,
      several_accepts_in_one_go, active_once_closed,
      controlling_process_listen_not_owner, owner_exit_closes_listener,
-     faulty_packet_header, busy_disconnect_passive, active_emsgsize].
+     faulty_packet_header, busy_disconnect_passive, active_emsgsize,
+     non_owner_ops].
 
 %%% ---- half-close ------------------------------------------------------------
 
@@ -567,6 +568,20 @@ active_emsgsize(Mod) ->
          [Mod:close(X) || X <- [C, S, L]],
          {M, R}
      end || Eoc <- [true, false]].
+
+%% Any process may send, recv, setopts and close; messages still go to
+%% the owner.
+non_owner_ops(Mod) ->
+    {L, C, S} = pair(Mod, ?P),
+    Self = self(),
+    spawn(fun() ->
+                  Self ! {r, [Mod:send(C, <<"from other">>), Mod:recv(S, 10, 1000),
+                              inet:setopts(S, [{active, once}]), Mod:close(C)]}
+          end),
+    R = receive {r, X} -> X after 3000 -> none end,
+    M = collect(S),
+    [Mod:close(Y) || Y <- [S, L]],
+    [R, M].
 
 %%% ---- helpers --------------------------------------------------------------------
 
