@@ -21,12 +21,13 @@
                    [{atom(), term()}]}.
 -export_type([parsed/0]).
 
-%% The option names gen_tcp accepts (inet:listen_options/0 and
-%% inet:connect_options/0 of OTP 25).
 %% Options of later releases (OTP 26): accepted only where the running
 %% prim_inet knows them (is_sockopt_val/2 is false otherwise), so
 %% gen_socket rejects them exactly where gen_tcp does.
 -define(NEWER_OPTS, [reuseport, reuseport_lb, exclusiveaddruse]).
+
+%% The option names gen_tcp accepts (inet:listen_options/0 and
+%% inet:connect_options/0 of OTP 25), and the newer ones above.
 -define(LISTEN_OPTS,
         [debug, tos, tclass, priority, reuseaddr, keepalive, linger, sndbuf,
          recbuf, nodelay, recvtos, recvtclass, ttl, recvttl, header, active,
