@@ -4,7 +4,8 @@
 %% drives it with bin/loadgen, interleaves the servers (A B C .. A B C ..)
 %% for several rounds because the machine is shared and noisy, and writes
 %% the medians, the ratios and the targets to results/latest.md and a plot
-%% to results/latest.png.
+%% to results/latest.png (a quick run writes results/quick.md and .png
+%% instead: latest.md always holds the last full run).
 %%   escript run.escript full | quick
 -mode(compile).
 
@@ -206,9 +207,13 @@ report(Kind, Cases, Servers, Results, ScaleResults, Elapsed) ->
           end,
     Doc = [Header, "\n## Targets\n\n", Targets, "\n## Results\n", Sections, Scale, Log],
     ok = filelib:ensure_dir("results/x"),
-    ok = file:write_file("results/latest.md", Doc),
+    Base = out_base(Kind),
+    ok = file:write_file("results/" ++ Base ++ ".md", Doc),
     io:format("~n~s", [Doc]),
-    plot(Cases, Servers, Med).
+    plot(Base, Cases, Servers, Med).
+
+out_base("full") -> "latest";
+out_base(_) -> "quick".
 
 rounds_text(Results) ->
     N = lists:max([R || {_, _, R, _} <- Results]),
@@ -275,16 +280,16 @@ find_case(Cases, N, S, D) ->
         [] -> undefined
     end.
 
-plot(Cases, Servers, Med) ->
+plot(Base, Cases, Servers, Med) ->
     Dat = [[io_lib:format("\"~s\"", [L]),
             [io_lib:format(" ~s", [fmt0(Med(C, S, msgs_per_s))]) || C <- Cases], "\n"]
            || {L, _, _} = S <- Servers],
-    ok = file:write_file("results/latest.dat", Dat),
-    Series = [io_lib:format("'results/latest.dat' using ~b~s title '~s'",
+    ok = file:write_file("results/" ++ Base ++ ".dat", Dat),
+    Series = [io_lib:format("'results/" ++ Base ++ ".dat' using ~b~s title '~s'",
                             [I + 1, case I of 1 -> ":xtic(1)"; _ -> "" end, CL])
               || {I, {CL, _, _, _}} <- lists:zip(lists:seq(1, length(Cases)), Cases)],
     Gp = ["set terminal png size 1400,700 noenhanced\n",
-          "set output 'results/latest.png'\n",
+          "set output 'results/" ++ Base ++ ".png'\n",
           "set title 'Echo msgs/s per server (median of the rounds)'\n",
           "set style data histograms\nset style histogram clustered gap 1\n",
           "set style fill solid 0.8 border -1\n",
@@ -292,8 +297,8 @@ plot(Cases, Servers, Med) ->
           "set xtics rotate by -30 scale 0\nset key outside right top\n",
           "set datafile missing '-'\nset bmargin 9\n",
           "plot ", lists:join(", ", Series), "\n"],
-    ok = file:write_file("results/latest.gp", Gp),
-    io:format("~s", [os:cmd("gnuplot results/latest.gp 2>&1")]).
+    ok = file:write_file("results/" ++ Base ++ ".gp", Gp),
+    io:format("~s", [os:cmd("gnuplot results/" ++ Base ++ ".gp 2>&1")]).
 
 fmt(undefined) -> "-";
 fmt(X) when is_float(X), X >= 100 -> integer_to_list(round(X));
