@@ -529,7 +529,7 @@ recbuf_bumps_buffer(Mod) ->
 
 shutdown_badarg(Mod) ->
     {L, C, S} = pair(Mod, ?P),
-    R = catch Mod:shutdown(C, sideways),
+    R = (catch Mod:shutdown(C, sideways)),
     [Mod:close(X) || X <- [C, S, L]],
     element(1, R).
 
