@@ -7,7 +7,7 @@
 -module(gen_socket_legacy_tests).
 -include_lib("eunit/include/eunit.hrl").
 
--export([dispatch/1]).
+-export([dispatch/1, newer_options/1]).
 
 -define(P, [binary, {active, false}]).
 %% inet_drv request numbers (kernel's inet_int.hrl, the same in R16B01 and
@@ -27,7 +27,10 @@ legacy_test_() ->
        fun() -> {T, S} = gs_test_lib:same(fun ?MODULE:dispatch/1),
                 ?assertEqual(T, S) end},
       {"gen_tcp:accept on a gen_socket listener gives a gen_socket port",
-       fun accept_dispatch/0}]}.
+       fun accept_dispatch/0},
+      {"options of later releases: accepted or refused as by gen_tcp",
+       fun() -> {T, S} = gs_test_lib:same(fun ?MODULE:newer_options/1),
+                ?assertEqual(T, S) end}]}.
 
 %% The seed binds poller processes (and socket owners) with this flag and
 %% checks the binding with system_info(scheduler_id) after a yield.
@@ -133,3 +136,37 @@ accept_dispatch() ->
     [gen_tcp:close(X) || X <- [C, S, L, TL]],
     ?assertEqual([{ok, gen_socket}, {ok, gen_socket}], Found),
     ?assertEqual({ok, inet_tcp}, TcpFound).
+
+%% Options that came after R16B01 (or are connect-only): on each release
+%% gen_socket takes or refuses them as that release's gen_tcp does, at
+%% listen, at connect and at inet:setopts/2.  bind_to_device, recvtos,
+%% recvttl, ttl and tclass are compared on R16B01 only for now: on the
+%% current OTP gen_socket does not take them yet (the gaps branch adds
+%% them; then the filter goes).
+newer_options(Mod) ->
+    {ok, L} = Mod:listen(0, [{reuseaddr, true}, {backlog, 64} | ?P]),
+    {ok, Port} = inet:port(L),
+    Opts = [{active, 3}, {active, -1}, {show_econnreset, true},
+            {inet_backend, inet}, {inet_backend, socket}, {reuseport, true},
+            {line_delimiter, $x}, {high_msgq_watermark, 100},
+            {packet, http_bin}]
+        ++ [O || gs_compat:legacy(),
+                 O <- [{bind_to_device, <<"lo">>}, {recvtos, true},
+                       {recvttl, true}, {ttl, 4}, {tclass, 3}]],
+    R = [{O, opened(catch Mod:listen(0, [O])),
+          opened(catch Mod:connect({127, 0, 0, 1}, Port, [O])),
+          setopts_on_new(Mod, Port, O)}
+         || O <- Opts],
+    Mod:close(L),
+    R.
+
+opened({ok, S}) -> gen_tcp:close(S), ok;   % gen_tcp:close/1 dispatches
+opened({'EXIT', {Reason, [_ | _]}}) -> {'EXIT', Reason};
+opened(Other) -> Other.
+
+setopts_on_new(Mod, Port, O) ->
+    {ok, C} = Mod:connect({127, 0, 0, 1}, Port, ?P),
+    R = inet:setopts(C, [O]),
+    Mod:close(C),
+    R.
+
