@@ -35,6 +35,7 @@ TEST_LIST = $(subst $(space),$(comma),$(strip $(TEST_MODS)))
 # listed, not globbed, so a new module that is not R16-safe (ssl,
 # ranch/cowboy, OTP 25-only features) is not pulled in by itself.
 LEGACY_TESTS := gen_socket_compat_tests gen_socket_behaviour_tests \
+                gen_socket_options_tests gen_socket_packet_tests \
                 gen_socket_echo_tests gen_socket_engine_tests \
                 gen_socket_fuzz_tests gen_socket_legacy_tests
 LEGACY_ERL   ?= /opt/otp-r16b01/bin/erl

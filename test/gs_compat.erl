@@ -17,6 +17,9 @@ legacy() ->
 %% gen_socket refuse a newer option, same_refusal/2 compares the refusals.
 %% Only the scenarios in not_on_legacy/0 are left out before OTP 17, each
 %% for the reason given there.
+%% Name: an atom, or a string (the test's title).
+applies(Module, Name) when is_list(Name) ->
+    applies(Module, list_to_atom(Name));
 applies(Module, Name) ->
     not (legacy() andalso lists:member({Module, Name}, not_on_legacy())).
 
@@ -37,6 +40,7 @@ known_differences() ->
      %% {error, ebadf}, gen_socket {error, enotconn} as OTP 17+
      {gen_socket_compat_tests, recv_after_peer_close},
      {gen_socket_behaviour_tests, recv_length_then_eof},
+     {gen_socket_packet_tests, http_closed},
      %% recv/send/shutdown after both sides shut down: R16B01 answers the
      %% first with {error, closed}, gen_socket all with {error, enotconn}
      {gen_socket_compat_tests, shutdown_write},
@@ -49,8 +53,12 @@ known_differences() ->
      %% connect to port 0: R16B01's gen_tcp crashes (function_clause in
      %% prim_inet:connect0/4), gen_socket returns econnrefused as OTP 25
      {gen_socket_behaviour_tests, connect_port_zero},
-     %% {packet, http}: R16B01's parser gives other terms for a bad line
-     {gen_socket_behaviour_tests, http_bad_packet}].
+     %% listen with {fd, Fd} of an unbound socket and {ip, IP}: R16B01
+     %% ignores the ip (sockname 0.0.0.0), gen_socket binds it
+     {gen_socket_options_tests, fd_listen_bind},
+     %% {fd, foo}: R16B01's gen_tcp crashes (function_clause in
+     %% prim_inet:fdopen/4), gen_socket opens a new socket as OTP 25
+     {gen_socket_options_tests, fd_bad}].
 
 %% gs_test_lib:same/1 treats a crash as a failure.  On a legacy release a
 %% scenario that uses an option its gen_tcp does not know crashes on both
