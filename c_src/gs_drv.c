@@ -574,7 +574,9 @@ static ErlDrvEntry gs_driver_entry = {
     NULL,                   /* handle2 */
     drv_process_exit,       /* process_exit: monitors are only probes */
     drv_stop_select,
-    NULL                    /* emergency_close */
+#if GS_HAVE_EMERGENCY_CLOSE
+    NULL,                   /* emergency_close: driver API 3.2+ only */
+#endif
 };
 
 DRIVER_INIT(gen_socket_drv)

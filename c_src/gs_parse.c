@@ -7,6 +7,7 @@
  * terms with gen_tcp's byte stream by byte stream.  Character classes are
  * ASCII: bytes >= 128 are never letters or digits.
  */
+#include <stdlib.h>
 #include <string.h>
 #include "gs_parse.h"
 #include "gs_packet.h"
@@ -40,9 +41,23 @@ static ErlDrvTermData am_http_eoh, am_http_header, am_http_request,
     am_http_response, am_http_error, am_abs_path, am_absoluteURI, am_star,
     am_https, am_scheme, am_undefined, am_ssl_tls;
 
+/* The 4th element of {http_header, ...}: the field name as sent since
+ * OTP 23, the atom undefined before (R16B01 .. OTP 22), as that release's
+ * gen_tcp and decode_packet give it. */
+static int unmodified_field = 1;
+
+static int release_at_least(const char *rel, int want)
+{
+    if (!rel || rel[0] == 'R') return 0;      /* "R16B01": before OTP 17 */
+    return atoi(rel) >= want;
+}
+
 void gs_parse_init(void)
 {
     size_t i;
+    ErlDrvSysInfo si;
+    driver_system_info(&si, sizeof si);
+    unmodified_field = release_at_least(si.otp_release, 23);
     for (i = 0; i < N_HDR; i++)
         hdr_atoms[i] = driver_mk_atom((char *)hdr_names[i]);
     for (i = 0; i < N_METH; i++)
@@ -338,7 +353,10 @@ static int header_line(term *t, int *state, const char *line, size_t n,
         t_int(t, 0);
         t_str(t, name, nl);
     }
-    t_str(t, line, nl);
+    if (unmodified_field)
+        t_str(t, line, nl);
+    else
+        t_atom(t, am_undefined);
     t_str(t, p, n);
     t_tuple(t, 5);
     return 0;

@@ -62,18 +62,25 @@ connect(Opts) ->
 %% 23+); gen_socket is its own backend, so inet and socket are accepted and
 %% ignored.  Elsewhere in the list it is badarg, and an unknown backend
 %% crashes, as in gen_tcp.
-parse([{inet_backend, B} | Opts], Allowed) when B =:= inet; B =:= socket ->
-    parse(Opts, Allowed);
-parse([{inet_backend, _} | _], _) ->
-    erlang:error(function_clause);
-parse(Opts, Allowed) when is_list(Opts) ->
+%% Releases before OTP 23 (no inet:gen_tcp_module/1) know no backend:
+%% there it is an unknown option, badarg, as in their gen_tcp.
+parse([{inet_backend, B} | Opts] = All, Allowed) ->
+    case erlang:function_exported(inet, gen_tcp_module, 1) of
+        true when B =:= inet; B =:= socket -> parse(Opts, Allowed);
+        true -> erlang:error(function_clause);
+        false -> parse_opts(All, Allowed)
+    end;
+parse(Opts, Allowed) ->
+    parse_opts(Opts, Allowed).
+
+parse_opts(Opts, Allowed) when is_list(Opts) ->
     try lists:foldl(fun(O, R) -> opt(O, R, Allowed) end,
                     #gs_opts{opts = lists:reverse(defaults())}, Opts) of
         #gs_opts{} = R -> finish(R)
     catch
         throw:badarg -> {error, badarg}
     end;
-parse(_, _) ->
+parse_opts(_, _) ->
     {error, badarg}.
 
 finish(#gs_opts{family = F, ifaddr = IfAddr} = R) ->
@@ -104,7 +111,15 @@ opt({backlog, B}, R, As) ->
 opt(binary, R, As) -> add(mode, binary, R, As);
 opt(list, R, As) -> add(mode, list, R, As);
 opt({active, N}, R, _) when is_integer(N), N < 32768, N >= -32768 ->
-    R#gs_opts{opts = [{active, N} | lists:keydelete(active, 1, R#gs_opts.opts)]};
+    %% {active, N} is OTP 17+: before (releases named "R..."), gen_tcp
+    %% refuses it with badarg.
+    case erlang:system_info(otp_release) of
+        [$R | _] ->
+            throw(badarg);
+        _ ->
+            R#gs_opts{opts = [{active, N} |
+                              lists:keydelete(active, 1, R#gs_opts.opts)]}
+    end;
 opt({line_delimiter, C}, R, As) when is_integer(C), C >= 0, C =< 255 ->
     add(line_delimiter, C, R, As);
 opt({raw, P, O, B}, R, As) -> add(raw, {P, O, B}, R, As);

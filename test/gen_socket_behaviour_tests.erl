@@ -13,7 +13,8 @@
 
 behaviour_test_() ->
     {setup, fun gs_test_lib:start/0,
-     [{atom_to_list(N), {timeout, 60, fun() -> same(N) end}} || N <- scenarios()]}.
+     [{atom_to_list(N), {timeout, 60, fun() -> same(N) end}}
+      || N <- scenarios(), gs_compat:applies(?MODULE, N)]}.
 
 same(N) ->
     {T, S} = gs_test_lib:same(fun(Mod) -> ?MODULE:N(Mod) end),

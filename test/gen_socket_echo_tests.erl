@@ -11,7 +11,8 @@
 echo_test_() ->
     {setup, fun gs_test_lib:start/0,
      [{atom_to_list(Mode), {timeout, 300, fun() -> echo(Mode) end}}
-      || Mode <- [passive, once, multi, true]]}.
+      || Mode <- [passive, once, multi, true],
+         gs_compat:applies(?MODULE, Mode)]}.
 
 echo(Mode) ->
     Before = info_totals(),

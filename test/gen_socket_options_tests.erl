@@ -16,7 +16,8 @@
 
 options_test_() ->
     {setup, fun gs_test_lib:start/0,
-     [{Name, {timeout, 60, fun() -> same(F) end}} || {Name, F} <- scenarios()]}.
+     [{Name, {timeout, 60, fun() -> same(F) end}}
+      || {Name, F} <- scenarios(), gs_compat:applies(?MODULE, Name)]}.
 
 same(F) ->
     {T, S} = gs_test_lib:same(F),

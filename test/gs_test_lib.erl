@@ -15,12 +15,19 @@ start() ->
 %% Runs Fun(Mod) for gen_tcp and gen_socket, each in a fresh process,
 %% and returns {GenTcpResult, GenSocketResult}, normalised.
 %% A crash or a hang is never a match, even if both sides crash alike.
+%% On a legacy release, the same refusal on both sides is a match
+%% (gs_compat:same_refusal/2).
 same(Fun) ->
     T = run(gen_tcp, Fun),
     S = run(gen_socket, Fun),
-    [erlang:error({scenario_failed, gen_tcp, T}) || failed(T)],
-    [erlang:error({scenario_failed, gen_socket, S}) || failed(S)],
-    {T, S}.
+    case gs_compat:same_refusal(T, S) of
+        {true, Refused} ->
+            {Refused, Refused};
+        false ->
+            [erlang:error({scenario_failed, gen_tcp, T}) || failed(T)],
+            [erlang:error({scenario_failed, gen_socket, S}) || failed(S)],
+            {T, S}
+    end.
 
 failed({crashed, _}) -> true;
 failed({timeout, _}) -> true;
