@@ -362,9 +362,9 @@ void gs_pollset_drain_signal(gs_pollset *ps)
 }
 
 /* One round, bounded (rule 11): first the work the previous rounds left,
- * oldest first, at most GS_ROUND_BUDGET sockets; then libev's new events,
- * at most GS_ROUND_BUDGET served (the callbacks put the others on the work
- * list).  Nothing is fed back into libev, so ev_run ends after one pass.
+ * oldest first; then libev's new events (the callbacks put what is over
+ * budget on the work list); each phase within GS_ROUND_BUDGET sockets and
+ * GS_ROUND_BYTES bytes.  Nothing is fed back into libev, so ev_run ends after one pass.
  * Returns the callbacks run, at least 1 while work is left, so that the
  * poller keeps driving (it yields between rounds). */
 long gs_pollset_poll(gs_pollset *ps)
@@ -380,16 +380,19 @@ long gs_pollset_poll(gs_pollset *ps)
     ps->rounds++;               /* the round's number, for the sockets */
     ps->round_events = 0;
     ps->round_served = 0;
+    ps->round_bytes = 0;
     /* Only what was there when the round began: a socket served here
      * that still has work goes back to the tail, for the next round. */
     for (k = ps->nready; k > 0 && ps->ready_head &&
-             ps->round_served < GS_ROUND_BUDGET; k--) {
+             ps->round_served < GS_ROUND_BUDGET &&
+             ps->round_bytes < GS_ROUND_BYTES; k--) {
         gs_socket *s = ps->ready_head;
         int what = s->ready;
         gs_pollset_ready_remove(ps, s);
         gs_socket_serve_ready(s, what);
     }
     ps->round_served = 0;
+    ps->round_bytes = 0;
     ev_run(ps->loop, EVRUN_NOWAIT);
     n = (long)ps->round_events;
     if (n == 0 && ps->ready_head)

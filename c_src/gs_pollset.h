@@ -21,13 +21,15 @@
 #define GS_SCRATCH_SIZE (64 * 1024)
 
 /* Dispatch budgets (ARCHITECTURE rule 11; doc/design-notes.md, "Fair
- * dispatch").  A round serves at most GS_ROUND_BUDGET sockets from the
- * work list the previous round left, then at most GS_ROUND_BUDGET socket
- * callbacks of new events; a socket is served at most once per round and
- * direction, and one service reads or writes at most GS_IO_BUDGET bytes,
- * delivers at most GS_PACKET_BUDGET active messages, accepts at most
- * GS_ACCEPT_BUDGET connections.  What is left goes on the work list. */
-#define GS_ROUND_BUDGET  64
+ * dispatch").  A round has two phases: the work list the previous round
+ * left, then libev's new events.  Each phase serves at most
+ * GS_ROUND_BUDGET sockets and moves at most GS_ROUND_BYTES bytes (reads
+ * and writes); a socket is served at most once per round and direction,
+ * and one service reads or writes at most GS_IO_BUDGET bytes, delivers at
+ * most GS_PACKET_BUDGET active messages, accepts at most GS_ACCEPT_BUDGET
+ * connections.  What is left goes on the work list. */
+#define GS_ROUND_BUDGET  256
+#define GS_ROUND_BYTES   (4 * 1024 * 1024)
 #define GS_IO_BUDGET     (256 * 1024)
 #define GS_PACKET_BUDGET 16
 #define GS_ACCEPT_BUDGET 16
@@ -70,6 +72,7 @@ typedef struct gs_pollset {
     unsigned long events;       /* socket callbacks run */
     unsigned long round_events; /* callbacks in the current round */
     unsigned long round_served; /* sockets served in this phase of it */
+    unsigned long round_bytes;  /* bytes read and written in this phase */
     struct gs_socket *ready_head, *ready_tail; /* work left for the next
                                  * round, oldest first (never fed back
                                  * into libev: rule 11) */

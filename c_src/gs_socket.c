@@ -515,6 +515,7 @@ static ssize_t in_fill(gs_socket *s, size_t need)
         if (n > 0) {
             b->end += (size_t)n;
             count_input(s, (size_t)n);
+            s->ps->round_bytes += (size_t)n;
             /* Adapt: a read that fills the request asks for more next. */
             if (!s->bufsz_set && (size_t)n == room &&
                 s->read_size < GS_SCRATCH_SIZE)
@@ -1191,6 +1192,7 @@ static int serve_output(gs_socket *s)
         }
         sendq_drop(&s->sq, (size_t)n);
         written += (size_t)n;
+        s->ps->round_bytes += (size_t)n;
     }
     if (s->sq.bytes < s->low || s->sq.bytes == 0) {
         for (i = 0; i < s->sendq_waiters.n; i++)
@@ -1534,8 +1536,16 @@ static void serve_write_side(gs_socket *s)
 static int defer(gs_socket *s, unsigned long served, int what)
 {
     gs_pollset *ps = s->ps;
-    if (served != ps->rounds && ps->round_served < GS_ROUND_BUDGET)
+    if (served != ps->rounds && ps->round_served < GS_ROUND_BUDGET &&
+        ps->round_bytes < GS_ROUND_BYTES) {
+        /* Served now: a wait on the work list is over. */
+        if (s->ready & what) {
+            int rest = s->ready & ~what;
+            gs_pollset_ready_remove(ps, s);
+            if (rest) gs_pollset_ready_add(ps, s, rest);
+        }
         return 0;
+    }
     gs_pollset_ready_add(ps, s, what);
     return 1;
 }

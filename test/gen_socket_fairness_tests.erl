@@ -26,7 +26,9 @@
 -define(MAX_ECHO, 100).
 -define(CHUNK, 65536).
 
+
 modes() -> [true, {n, 16}, once, passive].
+
 
 %% ---- +S 1, in a child VM ----------------------------------------------
 
@@ -37,17 +39,11 @@ single_scheduler_test_() ->
                  [{gen_tcp, true, 4000}],
              Rs = child_run(Scenarios),
              io:format(user, "~n+S 1: ~p~n", [Rs]),
-             %% A bound missed once may be the machine (another program
-             %% took the core): that scenario runs again, and must pass.
-             [begin
-                  R2 = case bounds(R, true) of
-                           [] -> R;
-                           _ -> [Again] = child_run([{Mod, Mode, 4000}]),
-                                io:format(user, "again: ~p~n", [Again]),
-                                Again
-                       end,
-                  check(R2, true)
-              end || {Mod, Mode, _} = R <- Rs]
+             %% A bound missed may be the machine (another program took
+             %% the core): that scenario runs again, up to three times.
+             [check(retry(R, fun() -> [A] = child_run([{Mod, Mode, 4000}]), A end,
+                          true, 2), true)
+              || {Mod, Mode, _} = R <- Rs]
      end}.
 
 %% ---- the configuration this VM runs in -----------------------------------
@@ -55,25 +51,32 @@ single_scheduler_test_() ->
 %% The owner may run on another scheduler than the poller here, in
 %% parallel: {active, true} has no flow control (gen_tcp's neither), so its
 %% queue is bounded only where the owner shares the poller's scheduler
-%% (+S 1 above); the other bounds hold in any configuration.
+%% (+S 1 above); the other bounds hold in any configuration.  With every
+%% core busy moving the blast (about 1-2 GB/s here), a timing bound can be
+%% missed because the OS ran something else: a scenario that misses one
+%% runs again, up to three times in all; a real stall misses every time.
 own_config_test_() ->
-    {timeout, 120,
+    {timeout, 180,
      fun() ->
              gs_test_lib:start(),
              Run = fun(M) -> scenario(gen_socket, M, 2000, fun local_peer/2) end,
              Rs = [Run(M) || M <- modes()],
              io:format(user, "~nown config: ~p~n", [Rs]),
-             [begin
-                  Q = Mode =/= true,
-                  R2 = case bounds(R, Q) of
-                           [] -> R;
-                           _ -> Again = Run(Mode),
-                                io:format(user, "again: ~p~n", [Again]),
-                                Again
-                       end,
-                  check(R2, Q)
-              end || {_, Mode, _} = R <- Rs]
+             [check(retry(R, fun() -> Run(Mode) end, Mode =/= true, 2),
+                    Mode =/= true)
+              || {_, Mode, _} = R <- Rs]
      end}.
+
+retry(R, _Again, _CheckQueue, 0) ->
+    R;
+retry(R, Again, CheckQueue, N) ->
+    case bounds(R, CheckQueue) of
+        [] -> R;
+        Missed ->
+            R2 = Again(),
+            io:format(user, "missed ~p, again: ~p~n", [Missed, R2]),
+            retry(R2, Again, CheckQueue, N - 1)
+    end.
 
 %% The bounds a result misses.
 bounds({_Mod, _Mode, Res}, CheckQueue) ->
@@ -362,4 +365,84 @@ drain(Peer) ->
     case gen_tcp:recv(Peer, 0, 10000) of
         {ok, _} -> drain(Peer);
         {error, E} -> E
+    end.
+
+%% ---- many streams through the budgets --------------------------------------
+
+%% Twelve connections at once, every delivery mode, raw and {packet, 4}
+%% (packets up to 1.5 MiB, longer than a service's read budget), sent by
+%% gen_tcp and by gen_socket (sends longer than the send budget, drained by
+%% dispatch): every byte and packet arrives, in order.
+many_streams_test_() ->
+    {timeout, 120,
+     fun() ->
+             gs_test_lib:start(),
+             Cases = [{Mode, Packet, Sender}
+                      || Mode <- [true, {n, 5}, once, passive], Packet <- [raw, 4],
+                         Sender <- [gen_tcp, gen_socket]],
+             Self = self(),
+             Pids = [spawn_link(fun() -> Self ! {stream, self(), C, stream(C, I)} end)
+                     || {C, I} <- lists:zip(Cases, lists:seq(1, length(Cases)))],
+             Rs = [receive {stream, P, C, R} -> {C, R} after 100000 -> timeout end
+                   || P <- Pids],
+             ?assertEqual([{C, ok} || C <- Cases], Rs)
+     end}.
+
+stream({Mode, Packet, Sender}, Seed) ->
+    Parts = parts(Packet, Seed),
+    {ok, L} = gen_socket:listen(0, [binary, {active, false}, {reuseaddr, true}]),
+    {ok, Port} = inet:port(L),
+    _ = spawn_link(fun() -> send_all(Sender, Port, Packet, Parts) end),
+    {ok, S} = gen_socket:accept(L, 20000),
+    gen_socket:close(L),
+    ok = inet:setopts(S, [{packet, Packet}]),
+    case Mode of
+        true -> ok = inet:setopts(S, [{active, true}]);
+        {n, N} -> ok = inet:setopts(S, [{active, N}]);
+        once -> ok = inet:setopts(S, [{active, once}]);
+        passive -> ok
+    end,
+    Got = receive_all(S, Mode, []),
+    gen_socket:close(S),
+    case Packet of
+        raw when is_list(Got) ->
+            same(iolist_to_binary(Got), iolist_to_binary(Parts));
+        4 when Got =:= Parts -> ok;
+        _ when is_list(Got) -> {packets_differ, length(Got), length(Parts)};
+        _ -> Got
+    end.
+
+same(B, B) -> ok;
+same(A, B) -> {bytes_differ, byte_size(A), byte_size(B), binary:longest_common_prefix([A, B])}.
+
+parts(Packet, Seed) ->
+    rand:seed(exsss, {Seed, 7, 11}),
+    Max = case Packet of raw -> 200000; 4 -> 1536 * 1024 end,
+    [binary:copy(<<(rand:uniform(256) - 1)>>, rand:uniform(Max))
+     || _ <- lists:seq(1, 12)].
+
+send_all(Mod, Port, Packet, Parts) ->
+    {ok, C} = Mod:connect({127, 0, 0, 1}, Port,
+                          [binary, {active, false}, {packet, Packet}]),
+    [ok = Mod:send(C, P) || P <- Parts],
+    ok = Mod:close(C).
+
+receive_all(S, passive, Acc) ->
+    case gen_socket:recv(S, 0, 20000) of
+        {ok, D} -> receive_all(S, passive, [D | Acc]);
+        {error, closed} -> lists:reverse(Acc)
+    end;
+receive_all(S, Mode, Acc) ->
+    receive
+        {tcp, S, D} ->
+            Mode =:= once andalso inet:setopts(S, [{active, once}]),
+            receive_all(S, Mode, [D | Acc]);
+        {tcp_passive, S} ->
+            {n, N} = Mode,
+            ok = inet:setopts(S, [{active, N}]),
+            receive_all(S, Mode, Acc);
+        {tcp_closed, S} ->
+            lists:reverse(Acc)
+    after 20000 ->
+            {stalled, length(Acc)}
     end.
