@@ -364,9 +364,9 @@ void gs_pollset_drain_signal(gs_pollset *ps)
 /* One round, bounded (rule 11): first the work the previous rounds left,
  * oldest first; then libev's new events (the callbacks put what is over
  * budget on the work list); each phase within GS_ROUND_BUDGET sockets and
- * GS_ROUND_BYTES bytes.  Nothing is fed back into libev, so ev_run ends after one pass.
- * Returns the callbacks run, at least 1 while work is left, so that the
- * poller keeps driving (it yields between rounds). */
+ * GS_ROUND_BYTES bytes.  Nothing is fed back into libev, so ev_run ends
+ * after one pass.  Returns the callbacks run, at least 1 while work is
+ * left, so that the poller keeps driving (it yields between rounds). */
 long gs_pollset_poll(gs_pollset *ps)
 {
     long n, k;
