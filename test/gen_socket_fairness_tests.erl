@@ -330,14 +330,14 @@ linger_close_test_() ->
      end}.
 
 %% The same with +S 1 (child VM): the closer, the poller and the echoes
-%% share the one scheduler, which must not block in close().  gen_tcp's
-%% figures are printed; its bounds are not this test's business.
+%% share the one scheduler, which must not block in close().  (gen_tcp
+%% meets it too: gaps of about 20 ms seen; left out to save 8 s.)
 linger_single_scheduler_test_() ->
     {timeout, 120,
      fun() ->
-             Rs = child_run([{gen_tcp, linger, 0}, {gen_socket, linger, 0}]),
+             Rs = child_run([{gen_socket, linger, 0}]),
              io:format(user, "~n+S 1 linger close: ~p~n", [Rs]),
-             [check_linger(Mod, R, Mod =:= gen_socket) || {Mod, linger, R} <- Rs]
+             [check_linger(Mod, R, true) || {Mod, linger, R} <- Rs]
      end}.
 
 check_linger(Mod, R, Bounds) ->
