@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 
 #include "gs_pollset.h"
@@ -370,6 +371,16 @@ void gs_pollset_drain_signal(gs_pollset *ps)
 long gs_pollset_poll(gs_pollset *ps)
 {
     long n, k;
+    int spins;
+    /* Socket ops waiting for the mutex go first.  A mutex is not fair:
+     * the poller releases it at the end of a round and takes it again a
+     * microsecond later (after a yield with nothing else to run), before
+     * a blocked thread has even woken up, so a send on another socket of
+     * this pollset could wait for as long as the peer kept sending (seen:
+     * 0.5-2.4 s with +S 2).  Bounded: the op may also be slow to run. */
+    for (spins = 0; spins < GS_OP_WAIT_SPINS &&
+             __atomic_load_n(&ps->op_waiting, __ATOMIC_ACQUIRE) > 0; spins++)
+        sched_yield();
     erl_drv_mutex_lock(ps->mtx);
     if (ps->state == PS_PARKED)
         ps->state = PS_DRIVEN;
@@ -462,4 +473,13 @@ void gs_pollset_ready_remove(gs_pollset *ps, gs_socket *s)
     s->rnext = s->rprev = NULL;
     s->ready = 0;
     ps->nready--;
+}
+
+void gs_pollset_lock_op(gs_pollset *ps)
+{
+    if (erl_drv_mutex_trylock(ps->mtx) == 0)
+        return;
+    __atomic_add_fetch(&ps->op_waiting, 1, __ATOMIC_RELEASE);
+    erl_drv_mutex_lock(ps->mtx);
+    __atomic_sub_fetch(&ps->op_waiting, 1, __ATOMIC_RELEASE);
 }

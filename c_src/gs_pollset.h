@@ -37,6 +37,10 @@
  * queues the rest for dispatch: the pollset mutex is held meanwhile. */
 #define GS_SEND_BUDGET   (1024 * 1024)
 
+/* How many times (sched_yield) a round waits at most for socket ops
+ * queued on the pollset mutex to get it first. */
+#define GS_OP_WAIT_SPINS 200
+
 /* What a socket on the work list still has to do */
 #define GS_READY_RD 1
 #define GS_READY_WR 2
@@ -77,6 +81,7 @@ typedef struct gs_pollset {
                                  * round, oldest first (never fed back
                                  * into libev: rule 11) */
     long nready;
+    int op_waiting;             /* socket ops blocked on mtx (atomic) */
     unsigned long watcher_events; /* socket callbacks run by the watcher
                                    * thread: must stay 0 (the design) */
     char scratch[GS_SCRATCH_SIZE]; /* read buffer, used under mtx only */
@@ -102,6 +107,11 @@ void gs_pollset_unref(gs_pollset *ps);
 long gs_pollset_poll(gs_pollset *ps);
 int  gs_pollset_handback(gs_pollset *ps);
 void gs_pollset_drain_signal(gs_pollset *ps);
+
+/* Takes ps->mtx for a socket op (a port callback): counted while it
+ * waits, so that the poller lets it in between rounds (a mutex is not
+ * fair; see gs_pollset_poll). */
+void gs_pollset_lock_op(gs_pollset *ps);
 
 /* Is the calling thread a pollset's watcher thread? */
 int  gs_pollset_on_watcher(void);

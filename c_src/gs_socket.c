@@ -106,7 +106,7 @@ void gs_socket_attach(gs_socket *s, gs_pollset *ps)
 
 void gs_socket_lock(gs_socket *s)
 {
-    erl_drv_mutex_lock(s->ps->mtx);
+    gs_pollset_lock_op(s->ps);
     if (!s->attached && !s->ps->dead) {
         gs_pollset_attach(s->ps, s);
         s->attached = 1;
@@ -1588,7 +1588,7 @@ void gs_socket_stop(gs_socket *s)
     gs_pollset *ps = s->ps;
     int fd = s->fd;
     if (ps) {
-        erl_drv_mutex_lock(ps->mtx);
+        gs_pollset_lock_op(ps);
         s->port_dead = 1;
         fail_waiters(s, s->port_term, GS_ECLOSED);
         if (ev_is_active(&s->rio) || ev_is_pending(&s->rio))
