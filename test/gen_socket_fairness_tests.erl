@@ -48,6 +48,21 @@ single_scheduler_test_() ->
               || {Mod, Mode, _} = R <- Rs]
      end}.
 
+%% ---- +S 2, in a child VM, the peer in this VM ------------------------------
+
+%% Two schedulers: the owner may run beside the poller, and a socket op
+%% from the other scheduler competes with back-to-back rounds for the
+%% pollset mutex (before gs_pollset_lock_op: gaps and echoes of 0.5-0.9 s).
+%% The queue is not bounded here ({active, true}, see own_config_test_).
+two_schedulers_test_() ->
+    {timeout, 120,
+     fun() ->
+             Run = fun() -> [R] = child_run([{gen_socket, true, 3000}], ["+S", "2"]), R end,
+             R = Run(),
+             io:format(user, "~n+S 2: ~p~n", [R]),
+             check(retry(R, Run, false, 2), false)
+     end}.
+
 %% ---- the configuration this VM runs in -----------------------------------
 
 %% The owner may run on another scheduler than the poller here, in
