@@ -17,6 +17,7 @@
 -module(gen_socket_fairness_tests).
 
 -include_lib("eunit/include/eunit.hrl").
+-include("../src/gen_socket_int.hrl").
 
 -export([child/1, child_run/2, scenario/4, local_peer/2, blast_port/1]).
 
@@ -508,3 +509,22 @@ receive_all(S, Mode, Acc) ->
     after 20000 ->
             {stalled, length(Acc)}
     end.
+
+%% ---- a pollset whose index is taken ----------------------------------------
+
+%% POLLER_START for a scheduler that already has a pollset: the new pollset
+%% starts its watcher thread, finds the index registered, stops and joins
+%% the thread and frees itself (it is never registered, so no pick can
+%% have it).  Fifty times: eexist each time, no thread or fd left over.
+pollset_index_taken_test() ->
+    gs_test_lib:start(),
+    Threads = gs_test_lib:thread_count(),
+    Fds = gs_test_lib:fd_count(),
+    Rs = [begin
+              P = open_port({spawn_driver, ?GS_DRIVER}, [binary]),
+              R = erlang:port_control(P, ?GS_REQ_POLLER_START, <<1:32>>),
+              port_close(P),
+              R
+          end || _ <- lists:seq(1, 50)],
+    ?assertEqual([<<?GS_REP_ERROR, "eexist">>], lists:usort(Rs)),
+    ?assertEqual({Threads, Fds}, {gs_test_lib:thread_count(), gs_test_lib:fd_count()}).
