@@ -18,6 +18,7 @@
 #include "gs_inet.h"
 #include "gs_atoms.h"
 #include "gs_parse.h"
+#include "gs_closer.h"
 
 /* gen_socket's own requests: numbers inet_drv does not use. */
 #define GS_REQ_POLLER_START 100
@@ -407,12 +408,25 @@ static int drv_init(void)
 {
     gs_atoms_init();
     gs_parse_init();
+    if (gs_closer_init() < 0) return -1;
     return gs_registry_init();
 }
 
 static void drv_finish(void)
 {
     gs_registry_finish();
+    gs_closer_finish();
+}
+
+/* A port made by accept (driver_create_port) learns its own handle from
+ * its socket, where accept_one publishes it last; until then it answers
+ * nothing.  Every other port has it from drv_start. */
+static int port_known(gs_port *gp)
+{
+    if (GS_LIKELY(gp->port != NULL)) return 1;
+    if (gp->kind == GS_PORT_SOCKET && gp->s)
+        gp->port = __atomic_load_n(&gp->s->port, __ATOMIC_ACQUIRE);
+    return gp->port != NULL;
 }
 
 static ErlDrvData drv_start(ErlDrvPort port, char *cmd)
@@ -447,6 +461,7 @@ static ErlDrvSSizeT drv_control(ErlDrvData d, unsigned int command, char *buf,
     gs_port *gp = (gs_port *)d;
     unsigned cmd = command;
 
+    if (!port_known(gp)) return -1;     /* badarg: the port is not made yet */
     if (cmd >= GS_INET_CTL_MAGIC && cmd < GS_INET_CTL_MAGIC + 100)
         cmd -= GS_INET_CTL_MAGIC;
 
@@ -489,9 +504,13 @@ static ErlDrvSSizeT drv_control(ErlDrvData d, unsigned int command, char *buf,
 static void drv_outputv(ErlDrvData d, ErlIOVec *ev)
 {
     gs_port *gp = (gs_port *)d;
-    ErlDrvTermData caller = driver_caller(gp->port);
+    ErlDrvTermData caller;
     gs_socket *s = gp->s;
     int rc, err = EINVAL;
+
+    if (!port_known(gp)) return;    /* only a port not made yet: nobody
+                                     * who got it from accept can be here */
+    caller = driver_caller(gp->port);
 
     if (gp->kind != GS_PORT_SOCKET) {
         ErlDrvTermData spec[] = {

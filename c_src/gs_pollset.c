@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 
 #include "gs_pollset.h"
@@ -267,9 +268,18 @@ gs_pollset *gs_pollset_create(int index, ErlDrvPort port)
     if (!ps->mtx || !ps->cond) goto fail;
     ps->state = PS_WATCHING;
 
-    if (!registry_add(ps)) goto fail;
-    if (erl_drv_thread_create(name, &ps->tid, watcher_main, ps, NULL) != 0) {
-        registry_remove(ps);
+    /* The thread first: once registered, gs_registry_pick may hand the
+     * pollset out (and reference it) at any moment, so registration is
+     * the last step that can fail. */
+    if (erl_drv_thread_create(name, &ps->tid, watcher_main, ps, NULL) != 0)
+        goto fail;
+    if (!registry_add(ps)) {
+        erl_drv_mutex_lock(ps->mtx);
+        ps->stopping = 1;
+        gs_pollset_wake(ps);
+        erl_drv_cond_broadcast(ps->cond);
+        erl_drv_mutex_unlock(ps->mtx);
+        erl_drv_thread_join(ps->tid, NULL);
         goto fail;
     }
     return ps;
@@ -352,9 +362,25 @@ void gs_pollset_drain_signal(gs_pollset *ps)
         ;
 }
 
+/* One round, bounded (rule 11): first the work the previous rounds left,
+ * oldest first; then libev's new events (the callbacks put what is over
+ * budget on the work list); each phase within GS_ROUND_BUDGET sockets and
+ * GS_ROUND_BYTES bytes.  Nothing is fed back into libev, so ev_run ends
+ * after one pass.  Returns the callbacks run, at least 1 while work is
+ * left, so that the poller keeps driving (it yields between rounds). */
 long gs_pollset_poll(gs_pollset *ps)
 {
-    long n;
+    long n, k;
+    int spins;
+    /* Socket ops waiting for the mutex go first.  A mutex is not fair:
+     * the poller releases it at the end of a round and takes it again a
+     * microsecond later (after a yield with nothing else to run), before
+     * a blocked thread has even woken up, so a send on another socket of
+     * this pollset could wait for as long as the peer kept sending (seen:
+     * 0.5-2.4 s with +S 2).  Bounded: the op may also be slow to run. */
+    for (spins = 0; spins < GS_OP_WAIT_SPINS &&
+             __atomic_load_n(&ps->op_waiting, __ATOMIC_ACQUIRE) > 0; spins++)
+        sched_yield();
     erl_drv_mutex_lock(ps->mtx);
     if (ps->state == PS_PARKED)
         ps->state = PS_DRIVEN;
@@ -362,22 +388,40 @@ long gs_pollset_poll(gs_pollset *ps)
         erl_drv_mutex_unlock(ps->mtx);
         return -1;
     }
+    ps->rounds++;               /* the round's number, for the sockets */
     ps->round_events = 0;
+    ps->round_served = 0;
+    ps->round_bytes = 0;
+    /* Only what was there when the round began: a socket served here
+     * that still has work goes back to the tail, for the next round. */
+    for (k = ps->nready; k > 0 && ps->ready_head &&
+             ps->round_served < GS_ROUND_BUDGET &&
+             ps->round_bytes < GS_ROUND_BYTES; k--) {
+        gs_socket *s = ps->ready_head;
+        int what = s->ready;
+        gs_pollset_ready_remove(ps, s);
+        gs_socket_serve_ready(s, what);
+    }
+    ps->round_served = 0;
+    ps->round_bytes = 0;
     ev_run(ps->loop, EVRUN_NOWAIT);
     n = (long)ps->round_events;
+    if (n == 0 && ps->ready_head)
+        n = 1;
     ps->events += ps->round_events;
-    ps->rounds++;
     erl_drv_mutex_unlock(ps->mtx);
     return n;
 }
 
 /* Returns 1 if the loop went back to the watcher, 0 if events arrived
- * meanwhile (fed by a socket op) and the caller must keep driving. */
+ * meanwhile (fed by a socket op) or work is left on the work list (the
+ * watcher never serves it) and the caller must keep driving. */
 int gs_pollset_handback(gs_pollset *ps)
 {
     int done = 0;
     erl_drv_mutex_lock(ps->mtx);
-    if (ps->state == PS_DRIVEN && ev_pending_count(ps->loop) == 0) {
+    if (ps->state == PS_DRIVEN && ev_pending_count(ps->loop) == 0 &&
+        !ps->ready_head) {
         ps->state = PS_WATCHING;
         erl_drv_cond_signal(ps->cond);
         done = 1;
@@ -402,4 +446,40 @@ void gs_pollset_detach(gs_pollset *ps, gs_socket *s)
     else if (ps->sockets == s) ps->sockets = s->next;
     if (s->next) s->next->prev = s->prev;
     s->next = s->prev = NULL;
+}
+
+void gs_pollset_ready_add(gs_pollset *ps, gs_socket *s, int what)
+{
+    if (s->ready) {
+        s->ready |= what;
+        return;
+    }
+    s->ready = what;
+    s->rnext = NULL;
+    s->rprev = ps->ready_tail;
+    if (ps->ready_tail) ps->ready_tail->rnext = s;
+    else ps->ready_head = s;
+    ps->ready_tail = s;
+    ps->nready++;
+}
+
+void gs_pollset_ready_remove(gs_pollset *ps, gs_socket *s)
+{
+    if (!s->ready) return;
+    if (s->rprev) s->rprev->rnext = s->rnext;
+    else ps->ready_head = s->rnext;
+    if (s->rnext) s->rnext->rprev = s->rprev;
+    else ps->ready_tail = s->rprev;
+    s->rnext = s->rprev = NULL;
+    s->ready = 0;
+    ps->nready--;
+}
+
+void gs_pollset_lock_op(gs_pollset *ps)
+{
+    if (erl_drv_mutex_trylock(ps->mtx) == 0)
+        return;
+    __atomic_add_fetch(&ps->op_waiting, 1, __ATOMIC_RELEASE);
+    erl_drv_mutex_lock(ps->mtx);
+    __atomic_sub_fetch(&ps->op_waiting, 1, __ATOMIC_RELEASE);
 }

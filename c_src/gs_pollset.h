@@ -20,6 +20,31 @@
 #define GS_MAX_POLLSETS 1024
 #define GS_SCRATCH_SIZE (64 * 1024)
 
+/* Dispatch budgets (ARCHITECTURE rule 11; doc/design-notes.md, "Fair
+ * dispatch").  A round has two phases: the work list the previous round
+ * left, then libev's new events.  Each phase serves at most
+ * GS_ROUND_BUDGET sockets and moves at most GS_ROUND_BYTES bytes (reads
+ * and writes); a socket is served at most once per round and direction,
+ * and one service reads or writes at most GS_IO_BUDGET bytes, delivers at
+ * most GS_PACKET_BUDGET active messages, accepts at most GS_ACCEPT_BUDGET
+ * connections.  What is left goes on the work list. */
+#define GS_ROUND_BUDGET  256
+#define GS_ROUND_BYTES   (4 * 1024 * 1024)
+#define GS_IO_BUDGET     (256 * 1024)
+#define GS_PACKET_BUDGET 16
+#define GS_ACCEPT_BUDGET 16
+/* A send made by the caller itself writes at most this much at once and
+ * queues the rest for dispatch: the pollset mutex is held meanwhile. */
+#define GS_SEND_BUDGET   (1024 * 1024)
+
+/* How many times (sched_yield) a round waits at most for socket ops
+ * queued on the pollset mutex to get it first. */
+#define GS_OP_WAIT_SPINS 200
+
+/* What a socket on the work list still has to do */
+#define GS_READY_RD 1
+#define GS_READY_WR 2
+
 typedef enum { PS_WATCHING, PS_PARKED, PS_DRIVEN } gs_ps_state;
 
 struct gs_socket;
@@ -50,6 +75,13 @@ typedef struct gs_pollset {
     unsigned long wakeups;      /* times the watcher signalled the poller */
     unsigned long events;       /* socket callbacks run */
     unsigned long round_events; /* callbacks in the current round */
+    unsigned long round_served; /* sockets served in this phase of it */
+    unsigned long round_bytes;  /* bytes read and written in this phase */
+    struct gs_socket *ready_head, *ready_tail; /* work left for the next
+                                 * round, oldest first (never fed back
+                                 * into libev: rule 11) */
+    long nready;
+    int op_waiting;             /* socket ops blocked on mtx (atomic) */
     unsigned long watcher_events; /* socket callbacks run by the watcher
                                    * thread: must stay 0 (the design) */
     char scratch[GS_SCRATCH_SIZE]; /* read buffer, used under mtx only */
@@ -76,11 +108,21 @@ long gs_pollset_poll(gs_pollset *ps);
 int  gs_pollset_handback(gs_pollset *ps);
 void gs_pollset_drain_signal(gs_pollset *ps);
 
+/* Takes ps->mtx for a socket op (a port callback): counted while it
+ * waits, so that the poller lets it in between rounds (a mutex is not
+ * fair; see gs_pollset_poll). */
+void gs_pollset_lock_op(gs_pollset *ps);
+
 /* Is the calling thread a pollset's watcher thread? */
 int  gs_pollset_on_watcher(void);
 
 /* With ps->mtx held: make a watcher change take effect now. */
 void gs_pollset_wake(gs_pollset *ps);
+
+/* The work list (ps->mtx held): add is a no-op for a socket already on
+ * it except for the new direction bits; remove takes it off. */
+void gs_pollset_ready_add(gs_pollset *ps, struct gs_socket *s, int what);
+void gs_pollset_ready_remove(gs_pollset *ps, struct gs_socket *s);
 
 /* Attach/detach a socket to the teardown list (ps->mtx held). */
 void gs_pollset_attach(gs_pollset *ps, struct gs_socket *s);

@@ -24,9 +24,9 @@
 #include "gs_packet.h"
 #include "gs_parse.h"
 #include "gs_atoms.h"
+#include "gs_closer.h"
 
 #define GS_READ_MIN     4096
-#define GS_ACTIVE_BUDGET 16     /* packets per socket per dispatch round */
 #define GS_IOV_MAX      64
 
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents);
@@ -94,14 +94,19 @@ void gs_socket_unref(gs_socket *s)
     driver_free(s);
 }
 
+/* The socket joins ps (whose reference and socket count come from the
+ * pick); the pollset holds a reference on the socket for as long as it
+ * may have its fd in a watcher or the socket on its lists (rule 7),
+ * dropped in gs_socket_stop once both are gone. */
 void gs_socket_attach(gs_socket *s, gs_pollset *ps)
 {
-    s->ps = ps;     /* reference and socket count come from the pick */
+    s->ps = ps;
+    gs_socket_ref(s);
 }
 
 void gs_socket_lock(gs_socket *s)
 {
-    erl_drv_mutex_lock(s->ps->mtx);
+    gs_pollset_lock_op(s->ps);
     if (!s->attached && !s->ps->dead) {
         gs_pollset_attach(s->ps, s);
         s->attached = 1;
@@ -510,6 +515,7 @@ static ssize_t in_fill(gs_socket *s, size_t need)
         if (n > 0) {
             b->end += (size_t)n;
             count_input(s, (size_t)n);
+            s->ps->round_bytes += (size_t)n;
             /* Adapt: a read that fills the request asks for more next. */
             if (!s->bufsz_set && (size_t)n == room &&
                 s->read_size < GS_SCRATCH_SIZE)
@@ -535,11 +541,13 @@ nomem:
 }
 
 /* The next packet.  1: *pp and *pl point into s->in (consume with
- * in_consume); 0: would block; -1: no more (read side closed or a framing
- * error), *err says why. */
+ * in_consume); 0: would block; 2: *allow bytes were read and the packet is
+ * not complete (budget spent: more may be waiting); -1: no more (read side
+ * closed or a framing error), *err says why. */
 static int in_take(gs_socket *s, size_t want, const char **pp, size_t *pl,
-                   int *err)
+                   int *err, size_t *allow)
 {
+    ssize_t got;
     for (;;) {
         size_t len = in_len(s);
         if (len > 0) {
@@ -560,10 +568,15 @@ static int in_take(gs_socket *s, size_t want, const char **pp, size_t *pl,
             *err = s->rd_err;
             return -1;
         }
-        if (in_fill(s, gs_packet_need(s->htype, s->in.base ?
-                                      s->in.base + s->in.start : NULL,
-                                      len, want)) == 0)
+        if (*allow == 0)
+            return 2;
+        got = in_fill(s, gs_packet_need(s->htype, s->in.base ?
+                                        s->in.base + s->in.start : NULL,
+                                        len, want));
+        if (got == 0)
             return 0;
+        if (got > 0)
+            *allow = (size_t)got >= *allow ? 0 : *allow - (size_t)got;
     }
 }
 
@@ -591,7 +604,8 @@ static void sock_down(gs_socket *s, ErlDrvTermData from, gs_sock_state st)
     s->sendq_waiters.n = 0;
     in_unborrow(s);
     in_consume(s, in_len(s));
-    if (s->fd >= 0) close(s->fd);
+    gs_close_fd(s->fd);     /* never blocks: a lingering close is handed
+                             * to the closer thread (rule 12) */
     s->fd = -1;
     s->state = st;
 }
@@ -602,7 +616,7 @@ int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
                    gs_reply *r, int *err)
 {
     const char *p;
-    size_t pl, h;
+    size_t pl, h, allow = GS_IO_BUDGET;
     int rc;
 
     if (s->ps->dead) { *err = GS_ECLOSED; return GS_ERR; }
@@ -614,7 +628,7 @@ int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
     if (s->recv_pid) { *err = EALREADY; return GS_ERR; }
     if (len && s->htype != 0) { *err = EINVAL; return GS_ERR; }
 
-    rc = in_take(s, len, &p, &pl, err);
+    rc = in_take(s, len, &p, &pl, err, &allow);
     if (rc == 1 && gs_parse_is_term(s->htype)) {
         /* a term, not bytes: it goes as the message a waiter would get */
         reply_parsed(s, s->port_term, caller, p, pl);
@@ -656,23 +670,27 @@ int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
         if (s->exitf) sock_down(s, s->port_term, GS_ST_EOF);
         return GS_ERR;
     }
+    /* Would block, or the budget is spent (rc 2): dispatch goes on. */
     s->recv_pid = caller;
     s->recv_len = len;
     update_read_watch(s);
     return GS_WAIT;
 }
 
-/* Dispatch: serves the recv waiter, or delivers active messages. */
-static void serve_input(gs_socket *s)
+/* Dispatch: serves the recv waiter, or delivers active messages, within
+ * the per-socket budget.  Returns 1 if work is left for the next round. */
+static int serve_input(gs_socket *s)
 {
     ErlDrvTermData from = s->ps->port_term;
     const char *p;
-    size_t pl;
-    int rc, err = 0, budget = GS_ACTIVE_BUDGET;
+    size_t pl, allow = GS_IO_BUDGET;
+    int rc, err = 0, budget = GS_PACKET_BUDGET, left = 0;
 
     if (s->recv_pid) {
-        rc = in_take(s, s->recv_len, &p, &pl, &err);
-        if (rc == 1) {
+        rc = in_take(s, s->recv_len, &p, &pl, &err, &allow);
+        if (rc == 2) {
+            left = 1;
+        } else if (rc == 1) {
             reply_data(s, from, s->recv_pid, p, pl);
             in_consume(s, pl);
             s->recv_pid = 0;
@@ -682,18 +700,19 @@ static void serve_input(gs_socket *s)
             s->recv_pid = 0;
             if (err != EMSGSIZE && s->exitf) {
                 sock_down(s, from, GS_ST_EOF);
-                return;
+                return 0;
             }
         }
     }
     while (s->active != GS_PASSIVE && !s->closed_sent) {
         if (budget-- == 0) {
-            /* Leave the rest for the next round: fairness. */
-            ev_feed_event(s->ps->loop, &s->rio, EV_READ);
+            /* The rest waits for the next round (rule 11). */
+            left = 1;
             break;
         }
-        rc = in_take(s, 0, &p, &pl, &err);
+        rc = in_take(s, 0, &p, &pl, &err, &allow);
         if (rc == 0) break;
+        if (rc == 2) { left = 1; break; }
         if (rc < 0) {
             int why = err == EMSGSIZE ? EMSGSIZE : closed_reason(s, err);
             if (why == EMSGSIZE) {
@@ -708,7 +727,7 @@ static void serve_input(gs_socket *s)
                 if (s->exitf) {
                     in_unborrow(s);
                     sock_down(s, from, GS_ST_CLOSED_ACTIVE);
-                    return;
+                    return 0;
                 }
                 break;
             }
@@ -718,7 +737,7 @@ static void serve_input(gs_socket *s)
             if (s->exitf) {
                 in_unborrow(s);
                 sock_down(s, from, GS_ST_CLOSED_ACTIVE);
-                return;
+                return 0;
             }
             break;
         }
@@ -737,6 +756,7 @@ static void serve_input(gs_socket *s)
         notify_simple(s, from, am_tcp_passive);
     }
     in_unborrow(s);
+    return left;
 }
 
 /* Arms the reader when someone wants input.  A connected passive socket
@@ -914,6 +934,17 @@ static int write_error(gs_socket *s, int err)
     return err;
 }
 
+/* writev with MSG_NOSIGNAL (rule 10): a peer gone must give EPIPE, not
+ * a SIGPIPE to the VM. */
+static ssize_t sock_writev(int fd, struct iovec *iov, int cnt)
+{
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov;
+    m.msg_iovlen = (size_t)cnt;
+    return sendmsg(fd, &m, MSG_NOSIGNAL);
+}
+
 static int send_check(gs_socket *s, int *err)
 {
     if (s->ps->dead) { *err = GS_ECLOSED; return -1; }
@@ -1073,7 +1104,9 @@ int gs_socket_sendv(gs_socket *s, ErlDrvTermData caller, ErlIOVec *ev,
             size_t acc = 0;
             int j;
             if (n_iov > IOV_MAX) n_iov = IOV_MAX;
-            n = writev(s->fd, iov + first, n_iov);
+            if (done >= GS_SEND_BUDGET)
+                break;  /* the rest is queued: dispatch writes it */
+            n = sock_writev(s->fd, iov + first, n_iov);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -1123,21 +1156,28 @@ out:
     return rc;
 }
 
-static void serve_output(gs_socket *s)
+/* Dispatch: writes the queue, at most GS_IO_BUDGET bytes.  Returns 1 if
+ * the kernel still took everything and data is left (next round). */
+static int serve_output(gs_socket *s)
 {
     ErlDrvTermData from = s->ps->port_term;
     struct iovec iov[GS_IOV_MAX];
-    size_t i;
+    size_t i, written = 0;
+    int left = 0;
 
     while (s->sq.count > 0) {
         int cnt = 0;
         ssize_t n;
+        if (written >= GS_IO_BUDGET) {
+            left = 1;
+            break;
+        }
         for (i = 0; i < s->sq.count && cnt < GS_IOV_MAX; i++, cnt++) {
             gs_qent *e = &s->sq.ents[(s->sq.head + i) % s->sq.cap];
             iov[cnt].iov_base = e->ptr;
             iov[cnt].iov_len = e->len;
         }
-        n = writev(s->fd, iov, cnt);
+        n = sock_writev(s->fd, iov, cnt);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -1151,6 +1191,8 @@ static void serve_output(gs_socket *s)
             break;
         }
         sendq_drop(&s->sq, (size_t)n);
+        written += (size_t)n;
+        s->ps->round_bytes += (size_t)n;
     }
     if (s->sq.bytes < s->low || s->sq.bytes == 0) {
         for (i = 0; i < s->sendq_waiters.n; i++)
@@ -1171,6 +1213,7 @@ static void serve_output(gs_socket *s)
             s->empty_q_pid = 0;
         }
     }
+    return left && s->sq.count > 0;
 }
 
 size_t gs_socket_subscribe_empty(gs_socket *s, ErlDrvTermData caller)
@@ -1252,6 +1295,7 @@ static int accept_one(gs_socket *s, ErlDrvPort creator, ErlDrvTermData from,
     gs_pollset *ps;
     gs_port *gp;
     ErlDrvPort np;
+    ErlDrvTermData pterm;
     int fd;
 
     for (;;) {
@@ -1269,7 +1313,7 @@ static int accept_one(gs_socket *s, ErlDrvPort creator, ErlDrvTermData from,
     ns = ps ? gs_socket_new(NULL) : NULL;
     gp = ns ? driver_alloc(sizeof *gp) : NULL;
     if (!gp) {
-        close(fd);
+        gs_close_fd(fd);    /* may linger: the listener's SO_LINGER */
         if (ns) gs_socket_unref(ns);
         if (ps) {
             __sync_sub_and_fetch(&ps->nsockets, 1);
@@ -1278,38 +1322,51 @@ static int accept_one(gs_socket *s, ErlDrvPort creator, ErlDrvTermData from,
         *err = ps ? ENOMEM : GS_ECLOSED;
         return -1;
     }
+    /* Everything the new port's callbacks read is filled in before
+     * driver_create_port makes the port exist: from then on its owner may
+     * die (the link stops the port) or, in principle, any process may
+     * call it.  Only the port handle comes after; it is published last
+     * (release) and the port's first callback takes it from the socket
+     * (acquire, gs_drv.c); gp is never touched after the creation, since
+     * a stop may have freed it.  Our own reference keeps ns alive until
+     * the message is out. */
     gs_socket_inherit(ns, s);
     ns->fd = fd;
     ns->state = GS_ST_CONNECTED;
+    ns->owner = pid;
     gs_socket_attach(ns, ps);
     gp->kind = GS_PORT_SOCKET;
     gp->s = ns;
     gp->ps = NULL;
+    gp->port = NULL;
+    gs_socket_ref(ns);
     np = driver_create_port(creator, pid, "gen_socket_drv", (ErlDrvData)gp);
     if (np == (ErlDrvPort)-1 || np == NULL) {
         driver_free(gp);
-        close(fd);
+        gs_close_fd(fd);
         ns->fd = -1;
         __sync_sub_and_fetch(&ps->nsockets, 1);
         gs_pollset_unref(ps);
         ns->ps = NULL;
-        gs_socket_unref(ns);
+        gs_socket_unref(ns);    /* ours */
+        gs_socket_unref(ns);    /* the pollset's */
+        gs_socket_unref(ns);    /* the port's, never made */
         *err = ENFILE;
         return -1;
     }
-    gp->port = np;
-    ns->port = np;
-    ns->port_term = driver_mk_port(np);
-    ns->owner = pid;
+    pterm = driver_mk_port(np);
+    ns->port_term = pterm;
+    __atomic_store_n(&ns->port, np, __ATOMIC_RELEASE);
     {
         ErlDrvTermData spec[] = {
             ERL_DRV_ATOM, am_gs, ERL_DRV_PORT, s->port_term,
-            ERL_DRV_ATOM, am_ok, ERL_DRV_PORT, ns->port_term,
+            ERL_DRV_ATOM, am_ok, ERL_DRV_PORT, pterm,
             ERL_DRV_INT, (ErlDrvTermData)ps->index,
             ERL_DRV_ATOM, gs_registry_policy() == 1 ? am_true : am_false,
             ERL_DRV_TUPLE, 4, ERL_DRV_TUPLE, 3 };
         send_spec(from, pid, spec, sizeof spec / sizeof spec[0]);
     }
+    gs_socket_unref(ns);
     return 1;
 }
 
@@ -1343,12 +1400,19 @@ static int pid_alive(ErlDrvPort port, ErlDrvTermData pid)
     return r <= 0;
 }
 
-static void serve_accept(gs_socket *s)
+/* Dispatch: hands connections to waiting acceptors, at most
+ * GS_ACCEPT_BUDGET.  Returns 1 if acceptors are left and the budget is
+ * spent. */
+static int serve_accept(gs_socket *s)
 {
-    int err = 0;
+    int err = 0, budget = GS_ACCEPT_BUDGET, left = 0;
     while (s->acceptq.n > 0) {
         gs_waiter w = s->acceptq.v[0];
         int r;
+        if (budget-- == 0) {
+            left = 1;
+            break;
+        }
         if (!pid_alive(s->ps->port, w.pid)) {
             /* killed in accept: the connection goes to the next waiter,
              * as gen_tcp's (which monitors its acceptors) would */
@@ -1366,6 +1430,7 @@ static void serve_accept(gs_socket *s)
         notify_simple(s, s->ps->port_term, am_tcp_passive);
     }
     update_read_watch(s);
+    return left;
 }
 
 /* ---- cancel, shutdown ---------------------------------------------------- */
@@ -1420,18 +1485,20 @@ int gs_socket_shutdown(gs_socket *s, int how, int *err)
 
 /* ---- dispatch entry points ----------------------------------------------- */
 
-static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+/* The read side of a socket, once per round: input, accept, or the
+ * notices owed after the end.  Work left goes on the work list. */
+static void serve_read_side(gs_socket *s)
 {
-    gs_socket *s = w->data;
-    (void)loop; (void)revents;
-    s->ps->round_events++;
-    if (gs_pollset_on_watcher()) s->ps->watcher_events++;
+    gs_pollset *ps = s->ps;
+    int left = 0;
+    s->rd_round = ps->rounds;
+    ps->round_served++;
     if (s->state == GS_ST_LISTEN)
-        serve_accept(s);
+        left = serve_accept(s);
     else if (s->state == GS_ST_CONNECTED) {
         int idle = !s->recv_pid && s->active == GS_PASSIVE &&
                    !s->notify_passive;
-        serve_input(s);
+        left = serve_input(s);
         update_read_watch(s);
         if (idle)
             disarm_idle_reader(s);
@@ -1439,15 +1506,58 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
         if (s->state == GS_ST_EOF && s->active != GS_PASSIVE &&
             !s->closed_sent) {
             /* Made active after its end was reported: as inet_drv. */
-            notify_simple(s, s->ps->port_term, am_tcp_closed);
+            notify_simple(s, ps->port_term, am_tcp_closed);
             s->closed_sent = 1;
             s->state = GS_ST_CLOSED_ACTIVE;
         }
         if (s->notify_passive) {
             s->notify_passive = 0;
-            notify_simple(s, s->ps->port_term, am_tcp_passive);
+            notify_simple(s, ps->port_term, am_tcp_passive);
         }
     }
+    if (left && !s->port_dead)
+        gs_pollset_ready_add(ps, s, GS_READY_RD);
+}
+
+static void serve_write_side(gs_socket *s)
+{
+    gs_pollset *ps = s->ps;
+    s->wr_round = ps->rounds;
+    ps->round_served++;
+    if (s->state == GS_ST_CONNECTING)
+        serve_connect(s);
+    else if (serve_output(s) && !s->port_dead)
+        gs_pollset_ready_add(ps, s, GS_READY_WR);
+}
+
+/* A socket already served this round, or a round whose budget is spent:
+ * the event waits on the work list (a libev event fed back would run
+ * again in this same round: rule 11). */
+static int defer(gs_socket *s, unsigned long served, int what)
+{
+    gs_pollset *ps = s->ps;
+    if (served != ps->rounds && ps->round_served < GS_ROUND_BUDGET &&
+        ps->round_bytes < GS_ROUND_BYTES) {
+        /* Served now: a wait on the work list is over. */
+        if (s->ready & what) {
+            int rest = s->ready & ~what;
+            gs_pollset_ready_remove(ps, s);
+            if (rest) gs_pollset_ready_add(ps, s, rest);
+        }
+        return 0;
+    }
+    gs_pollset_ready_add(ps, s, what);
+    return 1;
+}
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    gs_socket *s = w->data;
+    (void)loop; (void)revents;
+    s->ps->round_events++;
+    if (gs_pollset_on_watcher()) s->ps->watcher_events++;
+    if (!defer(s, s->rd_round, GS_READY_RD))
+        serve_read_side(s);
 }
 
 static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
@@ -1456,10 +1566,19 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop; (void)revents;
     s->ps->round_events++;
     if (gs_pollset_on_watcher()) s->ps->watcher_events++;
-    if (s->state == GS_ST_CONNECTING)
-        serve_connect(s);
-    else
-        serve_output(s);
+    if (!defer(s, s->wr_round, GS_READY_WR))
+        serve_write_side(s);
+}
+
+void gs_socket_serve_ready(gs_socket *s, int what)
+{
+    s->ps->round_events++;
+    if ((what & GS_READY_RD) && !s->port_dead)
+        serve_read_side(s);
+    /* The write side only while its watcher still wants it (a drained
+     * queue or a dropped connection stopped it). */
+    if ((what & GS_READY_WR) && !s->port_dead && ev_is_active(&s->wio))
+        serve_write_side(s);
 }
 
 /* ---- teardown ------------------------------------------------------------ */
@@ -1467,31 +1586,34 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 void gs_socket_stop(gs_socket *s)
 {
     gs_pollset *ps = s->ps;
+    int fd = s->fd;
     if (ps) {
-        erl_drv_mutex_lock(ps->mtx);
+        gs_pollset_lock_op(ps);
         s->port_dead = 1;
         fail_waiters(s, s->port_term, GS_ECLOSED);
         if (ev_is_active(&s->rio) || ev_is_pending(&s->rio))
             ev_io_stop(ps->loop, &s->rio);
         if (ev_is_active(&s->wio) || ev_is_pending(&s->wio))
             ev_io_stop(ps->loop, &s->wio);
+        gs_pollset_ready_remove(ps, s);
         if (s->attached) {
             gs_pollset_detach(ps, s);
             s->attached = 0;
         }
-        /* The watchers are stopped under the mutex: no callback can see
-         * this fd any more, so it may close. */
-        if (s->fd >= 0) close(s->fd);
+        /* The watchers are stopped and the socket is off every list of
+         * the pollset: nothing there can see this fd any more.  It is
+         * closed after the mutex is released (rule 12). */
+        fd = s->fd;
         s->fd = -1;
         s->state = GS_ST_CLOSED;
         erl_drv_mutex_unlock(ps->mtx);
         __sync_sub_and_fetch(&ps->nsockets, 1);
         s->ps = NULL;
         gs_pollset_unref(ps);
-    } else if (s->fd >= 0) {
-        close(s->fd);
-        s->fd = -1;
+        gs_socket_unref(s);     /* the pollset's reference */
     }
+    s->fd = -1;
+    gs_close_fd(fd);
     s->port_dead = 1;
     gs_socket_unref(s);
 }

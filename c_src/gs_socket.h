@@ -80,6 +80,9 @@ typedef struct gs_socket {
     ErlDrvTermData owner;       /* copy of driver_connected(port) */
     int port_dead;
     int attached;               /* in ps->sockets (lazily, on first use) */
+    int ready;                  /* GS_READY_* bits: on ps's work list */
+    struct gs_socket *rnext, *rprev;    /* in ps's work list */
+    unsigned long rd_round, wr_round;   /* last round that served it */
 
     /* inet_drv-level options */
     int active, active_count;
@@ -139,6 +142,9 @@ void gs_socket_unlock(gs_socket *s);
 
 /* Copy inet-level options from a listen socket to an accepted one. */
 void gs_socket_inherit(gs_socket *s, const gs_socket *from);
+
+/* Pollset round (ps->mtx held): serve what the work list says. */
+void gs_socket_serve_ready(gs_socket *s, int what);
 
 /* Port stop: fail waiters, stop watchers, close the fd. */
 void gs_socket_stop(gs_socket *s);
