@@ -8,6 +8,7 @@
 
 #include "gs_inet.h"
 #include "gs_packet.h"
+#include "gs_sendfile.h"
 
 /* prim_inet's option numbers (inet_int.hrl) */
 #define INET_OPT_REUSEADDR   0
@@ -567,6 +568,12 @@ ErlDrvSSizeT gs_inet_control(gs_socket *s, unsigned cmd, const char *buf,
     case TCP_REQ_UNRECV: {
         int err;
         if (gs_socket_unrecv(s, buf, len, &err) != GS_OK)
+            return gs_inet_error(err, rbuf, rsize);
+        return ok_reply(rbuf, rsize);
+    }
+    case TCP_REQ_SENDFILE: {
+        int err;
+        if (gs_sendfile_start(s, caller, buf, len, &err) != GS_OK)
             return gs_inet_error(err, rbuf, rsize);
         return ok_reply(rbuf, rsize);
     }

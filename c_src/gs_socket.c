@@ -24,6 +24,7 @@
 #include "gs_packet.h"
 #include "gs_parse.h"
 #include "gs_atoms.h"
+#include "gs_sendfile.h"
 
 #define GS_READ_MIN     4096
 #define GS_ACTIVE_BUDGET 16     /* packets per socket per dispatch round */
@@ -69,6 +70,7 @@ gs_socket *gs_socket_new(ErlDrvPort port)
     s->msgq_high = 8192;
     s->msgq_low = 4096;
     s->read_size = GS_READ_MIN;
+    s->sf.fd = -1;
     ev_init(&s->rio, on_readable);
     ev_init(&s->wio, on_writable);
     s->rio.data = s->wio.data = s;
@@ -585,6 +587,7 @@ static void sock_down(gs_socket *s, ErlDrvTermData from, gs_sock_state st)
         ev_io_stop(s->ps->loop, &s->rio);
     if (ev_is_active(&s->wio) || ev_is_pending(&s->wio))
         ev_io_stop(s->ps->loop, &s->wio);
+    gs_sendfile_abort(s, from);
     sendq_clear(&s->sq);
     for (i = 0; i < s->sendq_waiters.n; i++)
         reply_error(s, from, s->sendq_waiters.v[i].pid, GS_ECLOSED);
@@ -608,6 +611,10 @@ int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
     if (s->ps->dead) { *err = GS_ECLOSED; return GS_ERR; }
     if (s->state != GS_ST_CONNECTED) {
         *err = s->state == GS_ST_CLOSED_ACTIVE ? GS_ECLOSED : ENOTCONN;
+        if (s->sf_down == 1) {          /* once, as inet_drv */
+            s->sf_down = 2;
+            *err = GS_ECLOSED;
+        }
         return GS_ERR;
     }
     if (s->active != GS_PASSIVE) { *err = EINVAL; return GS_ERR; }
@@ -919,8 +926,8 @@ static int send_check(gs_socket *s, int *err)
     if (s->ps->dead) { *err = GS_ECLOSED; return -1; }
     if (s->state != GS_ST_CONNECTED) {
         *err = s->state == GS_ST_OPEN || s->state == GS_ST_LISTEN ||
-               s->state == GS_ST_CONNECTING || s->state == GS_ST_TIMED_OUT
-               ? ENOTCONN : GS_ECLOSED;
+               s->state == GS_ST_CONNECTING || s->state == GS_ST_TIMED_OUT ||
+               s->sf_down ? ENOTCONN : GS_ECLOSED;
         return -1;
     }
     if (s->wr_err || s->wr_shut) {
@@ -970,7 +977,7 @@ static size_t send_header(const gs_socket *s, size_t len, char *h)
  * delayed data at the port's next poll). */
 static int send_now(const gs_socket *s)
 {
-    return s->sq.bytes == 0 && !s->delay_send;
+    return s->sq.bytes == 0 && !s->delay_send && s->sf.fd < 0;
 }
 
 static int send_plain(gs_socket *s, const char *buf,
@@ -1129,6 +1136,8 @@ static void serve_output(gs_socket *s)
     struct iovec iov[GS_IOV_MAX];
     size_t i;
 
+    if (gs_sendfile_serve(s, from))
+        return;     /* a file goes first; what is queued behind it waits */
     while (s->sq.count > 0) {
         int cnt = 0;
         ssize_t n;
@@ -1170,6 +1179,47 @@ static void serve_output(gs_socket *s)
             send_spec(from, s->empty_q_pid, spec, 6);
             s->empty_q_pid = 0;
         }
+    }
+}
+
+/* ---- for gs_sendfile.c ---------------------------------------------------- */
+
+ssize_t gs_socket_write_queued(gs_socket *s, size_t max)
+{
+    struct iovec iov[GS_IOV_MAX];
+    size_t i, total = 0;
+    int cnt = 0;
+    ssize_t n;
+
+    for (i = 0; i < s->sq.count && cnt < GS_IOV_MAX && total < max; i++) {
+        gs_qent *e = &s->sq.ents[(s->sq.head + i) % s->sq.cap];
+        iov[cnt].iov_base = e->ptr;
+        iov[cnt].iov_len = e->len < max - total ? e->len : max - total;
+        total += iov[cnt].iov_len;
+        cnt++;
+    }
+    if (cnt == 0) return 0;
+    n = writev(s->fd, iov, cnt);
+    if (n > 0) sendq_drop(&s->sq, (size_t)n);
+    return n;
+}
+
+void gs_socket_watch_write(gs_socket *s)
+{
+    start_write_watch(s);
+}
+
+void gs_socket_sendfile_down(gs_socket *s, ErlDrvTermData from)
+{
+    if (s->state != GS_ST_CONNECTED) return;
+    if (s->active != GS_PASSIVE) {
+        if (!s->closed_sent) notify_simple(s, from, am_tcp_closed);
+        s->closed_sent = 1;
+        sock_down(s, from, GS_ST_CLOSED_ACTIVE);
+    } else {
+        fail_waiters(s, from, GS_ECLOSED);
+        s->sf_down = 1;
+        sock_down(s, from, GS_ST_EOF);
     }
 }
 
@@ -1471,6 +1521,7 @@ void gs_socket_stop(gs_socket *s)
         erl_drv_mutex_lock(ps->mtx);
         s->port_dead = 1;
         fail_waiters(s, s->port_term, GS_ECLOSED);
+        gs_sendfile_abort(s, 0);    /* as inet_drv: the owner gets the exit */
         if (ev_is_active(&s->rio) || ev_is_pending(&s->rio))
             ev_io_stop(ps->loop, &s->rio);
         if (ev_is_active(&s->wio) || ev_is_pending(&s->wio))
@@ -1492,6 +1543,8 @@ void gs_socket_stop(gs_socket *s)
         close(s->fd);
         s->fd = -1;
     }
+    if (s->sf.fd >= 0) close(s->sf.fd);
+    s->sf.fd = -1;
     s->port_dead = 1;
     gs_socket_unref(s);
 }
@@ -1499,6 +1552,7 @@ void gs_socket_stop(gs_socket *s)
 void gs_socket_pollset_died(gs_socket *s)
 {
     fail_waiters(s, s->ps->port_term, GS_ECLOSED);
+    gs_sendfile_abort(s, s->ps->port_term);
     if (ev_is_active(&s->rio) || ev_is_pending(&s->rio))
         ev_io_stop(s->ps->loop, &s->rio);
     if (ev_is_active(&s->wio) || ev_is_pending(&s->wio))

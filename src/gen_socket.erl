@@ -10,6 +10,7 @@
 
 -export([listen/2, accept/1, accept/2, connect/3, connect/4,
          send/2, recv/2, recv/3, unrecv/2, close/1, shutdown/2,
+         sendfile/2, sendfile/5,
          controlling_process/2, setopts/2, getopts/2,
          peername/1, sockname/1, getstat/1, getstat/2,
          socket_info/2, info/0]).
@@ -252,6 +253,20 @@ header(H, Data) ->
 -spec unrecv(socket(), iodata()) -> ok | {error, atom()}.
 unrecv(S, Data) when is_port(S) ->
     prim_inet:unrecv(S, Data).
+
+%% @doc file:sendfile/2 onto a gen_socket socket: the driver sends the
+%% file with sendfile(2), after what is queued and before later sends.
+-spec sendfile(file:name_all(), socket()) ->
+                      {ok, non_neg_integer()} | {error, atom()}.
+sendfile(Filename, S) ->
+    file:sendfile(Filename, S).
+
+%% @doc file:sendfile/5: Bytes from Offset of a raw file (0: to its end).
+-spec sendfile(file:fd(), socket(), non_neg_integer(), non_neg_integer(),
+               [{chunk_size, non_neg_integer()} | {use_threads, boolean()}]) ->
+                      {ok, non_neg_integer()} | {error, atom()}.
+sendfile(Fd, S, Offset, Bytes, Opts) ->
+    file:sendfile(Fd, S, Offset, Bytes, Opts).
 
 %%% ---- control ---------------------------------------------------------------
 
