@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <net/if.h>
 
 #include "gs_inet.h"
 #include "gs_packet.h"
@@ -45,6 +46,14 @@
 #define INET_LOPT_MSGQ_LOWTRMRK 37
 #define INET_LOPT_TCP_SHOW_ECONNRESET 39
 #define INET_LOPT_LINE_DELIM 40
+#define INET_OPT_TCLASS      41
+#define INET_OPT_BIND_TO_DEVICE 42
+#define INET_OPT_RECVTOS     43
+#define INET_OPT_RECVTCLASS  44
+#define INET_OPT_PKTOPTIONS  45
+#define INET_OPT_TTL         46
+#define INET_OPT_RECVTTL     47
+#define TCP_OPT_NOPUSH       48
 #define INET_OPT_DEBUG       99
 
 #define INET_AF_INET  1
@@ -78,6 +87,12 @@ static const struct { int opt, level, name; } plain_sockopts[] = {
     { INET_OPT_TOS,         SOL_IP,       IP_TOS },
     { TCP_OPT_NODELAY,      IPPROTO_TCP,  TCP_NODELAY },
     { INET_OPT_IPV6_V6ONLY, IPPROTO_IPV6, IPV6_V6ONLY },
+    { INET_OPT_TCLASS,      IPPROTO_IPV6, IPV6_TCLASS },
+    { INET_OPT_RECVTOS,     SOL_IP,       IP_RECVTOS },
+    { INET_OPT_RECVTCLASS,  IPPROTO_IPV6, IPV6_RECVTCLASS },
+    { INET_OPT_TTL,         SOL_IP,       IP_TTL },
+    { INET_OPT_RECVTTL,     SOL_IP,       IP_RECVTTL },
+    { TCP_OPT_NOPUSH,       IPPROTO_TCP,  TCP_CORK },   /* Linux's nopush */
 #ifdef SO_REUSEPORT
     /* Linux's SO_REUSEPORT balances load, so both names are it */
     { INET_OPT_REUSEPORT,   SOL_SOCKET,   SO_REUSEPORT },
@@ -319,6 +334,16 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
             argsz = sizeof li;
             type = SO_LINGER;
             break;
+        case INET_OPT_BIND_TO_DEVICE:
+            /* <<Len:32, Name:Len/binary>>; <<>> unbinds */
+            if (ival < 0 || (ErlDrvSizeT)ival > len) return -1;
+            arg = ptr;
+            argsz = (socklen_t)ival;
+            ptr += ival;
+            len -= (ErlDrvSizeT)ival;
+            type = SO_BINDTODEVICE;
+            propagate = 1;
+            break;
         case INET_OPT_RAW: {
             int rlen;
             if (len < 8) return -1;
@@ -338,7 +363,7 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
             if (!plain_sockopt(opt, &proto, &type)) return -1;
             /* as inet_drv: only these report a failure */
             propagate = opt == INET_OPT_PRIORITY || opt == INET_OPT_TOS ||
-                        opt == INET_OPT_IPV6_V6ONLY;
+                        opt == INET_OPT_IPV6_V6ONLY || opt >= INET_OPT_TCLASS;
             break;
         }
         if (opt == INET_OPT_TOS) {
@@ -363,6 +388,52 @@ static int sock_getint(gs_socket *s, int proto, int type, int *v)
     socklen_t l = sizeof *v;
     *v = 0;
     return getsockopt(s->fd, proto, type, v, &l);
+}
+
+/* {pktoptions, [{tos, T}, {ttl, N}, {tclass, C}]}: what the kernel
+ * latched from the last segment for recvtos/recvttl/recvtclass, as
+ * <<Len:32, (Opt, Value:32)...>>; left out if the kernel has nothing. */
+static void pktoptions(gs_socket *s, reply_buf *r)
+{
+    union { char buf[512]; struct cmsghdr align; } u;
+    struct msghdr mh;
+    struct cmsghdr *c;
+    socklen_t l = sizeof u.buf;
+    char out[64];
+    size_t n = 0;
+    int rc = s->family == AF_INET6
+        ? getsockopt(s->fd, IPPROTO_IPV6, IPV6_2292PKTOPTIONS, u.buf, &l)
+        : getsockopt(s->fd, SOL_IP, IP_PKTOPTIONS, u.buf, &l);
+    if (rc < 0) return;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_control = u.buf;
+    mh.msg_controllen = l;
+    for (c = CMSG_FIRSTHDR(&mh); c && n + 5 <= sizeof out;
+         c = CMSG_NXTHDR(&mh, c)) {
+        size_t dl = c->cmsg_len - CMSG_LEN(0);
+        int opt = -1;
+        uint32_t v = 0;
+        if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_TOS)
+            opt = INET_OPT_TOS;
+        else if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_TTL)
+            opt = INET_OPT_TTL;
+        else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS)
+            opt = INET_OPT_TCLASS;
+        if (opt < 0 || dl == 0) continue;
+        if (dl >= sizeof(int)) {
+            int iv;
+            memcpy(&iv, CMSG_DATA(c), sizeof iv);
+            v = (uint32_t)iv;
+        } else {
+            v = *(unsigned char *)CMSG_DATA(c);
+        }
+        out[n++] = (char)opt;
+        out[n++] = (char)(v >> 24); out[n++] = (char)(v >> 16);
+        out[n++] = (char)(v >> 8);  out[n++] = (char)v;
+    }
+    rb_u8(r, INET_OPT_PKTOPTIONS);
+    rb_u32(r, (uint32_t)n);
+    rb_bytes(r, out, n);
 }
 
 static ErlDrvSSizeT getopts(gs_socket *s, const char *buf, ErlDrvSizeT len,
@@ -413,6 +484,20 @@ static ErlDrvSSizeT getopts(gs_socket *s, const char *buf, ErlDrvSizeT len,
             rb_u8(&r, opt);
             rb_u32(&r, (uint32_t)li.l_onoff);
             rb_u32(&r, (uint32_t)li.l_linger);
+            continue;
+        }
+        case INET_OPT_PKTOPTIONS:
+            pktoptions(s, &r);
+            continue;
+        case INET_OPT_BIND_TO_DEVICE: {
+            char dev[IFNAMSIZ + 1];
+            socklen_t l = IFNAMSIZ;
+            memset(dev, 0, sizeof dev);
+            if (getsockopt(s->fd, SOL_SOCKET, SO_BINDTODEVICE, dev, &l) < 0)
+                continue;
+            rb_u8(&r, opt);
+            rb_u32(&r, (uint32_t)strlen(dev));
+            rb_bytes(&r, dev, strlen(dev));
             continue;
         }
         case INET_OPT_RAW: {

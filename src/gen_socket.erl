@@ -97,13 +97,20 @@ connect(Host, Port, Opts, Timeout)
     case gen_socket_opts:connect(Opts) of
         {ok, {Family0, IfAddr, BindPort, _, Fd, SockOpts}} ->
             Family = host_family(Host, Family0),
-            case addresses(Host, Family) of
-                {ok, IPs} ->
-                    Deadline = deadline(Timeout),
-                    try_connect(IPs, Port, {Family, Fd}, IfAddr, BindPort,
-                                SockOpts, Deadline, {error, einval});
-                Error ->
-                    Error
+            Result =
+                case addresses(Host, Family) of
+                    {ok, IPs} ->
+                        Deadline = deadline(Timeout),
+                        try_connect(IPs, Port, {Family, Fd}, IfAddr, BindPort,
+                                    SockOpts, Deadline, {error, einval});
+                    Error ->
+                        Error
+                end,
+            case Result of
+                %% as gen_tcp:connect/4: an option the socket refuses, an
+                %% address that is no address, is badarg
+                {error, einval} -> exit(badarg);
+                _ -> Result
             end;
         {error, badarg} ->
             exit(badarg)
@@ -123,6 +130,7 @@ try_connect([IP | IPs], Port, {Family, Fd} = FamFd, IfAddr, BindPort, Opts,
     case Result of
         {ok, _} = Ok -> Ok;
         {error, timeout} = Timeout -> Timeout;
+        {error, einval} = Einval -> Einval;
         Error when Fd >= 0 -> Error;    % the adopted fd went with the attempt
         Error -> try_connect(IPs, Port, FamFd, IfAddr, BindPort, Opts,
                              Deadline, Error)
