@@ -63,8 +63,12 @@ accept(L) ->
     accept(L, infinity).
 
 -spec accept(socket(), timeout_ms()) -> {ok, socket()} | {error, atom()}.
-accept(L, Timeout) when is_port(L) ->
-    check_timeout(Timeout),
+accept(L, Timeout0) when is_port(L), (Timeout0 =:= infinity orelse
+                                      is_integer(Timeout0)) ->
+    Timeout = case Timeout0 of        % as prim_inet: < 0 waits for ever
+                  T when is_integer(T), T < 0 -> infinity;
+                  T -> T
+              end,
     case catch ctl(L, ?GS_REQ_ACCEPT, <<(scheduler_id()):32>>) of
         <<?GS_REP_SENT>> -> accepted(receive {?GS_TAG, L, R} -> R end);
         <<?GS_REP_WAIT>> -> accepted(await(L, Timeout));
@@ -159,8 +163,10 @@ addresses({_, _, _, _} = IP, inet) -> valid_ip(IP);
 addresses({_, _, _, _, _, _, _, _} = IP, inet6) -> valid_ip(IP);
 addresses(Host, Family) when is_list(Host); is_atom(Host) ->
     inet:getaddrs(Host, Family);
+addresses(Host, _) when is_tuple(Host) ->
+    exit(badarg);
 addresses(_, _) ->
-    exit(badarg).
+    erlang:error(function_clause).      % as gen_tcp (inet:getaddrs_tm/3)
 
 valid_ip(IP) ->
     Max = case tuple_size(IP) of 4 -> 255; 8 -> 65535 end,
@@ -191,9 +197,7 @@ send(S, Data) when is_port(S), is_list(Data) ->
         error:_ -> {error, einval}
     end;
 send(S, _) when is_port(S) ->
-    {error, einval};
-send(_, _) ->
-    {error, closed}.
+    {error, einval}.
 
 %% A socket whose output queue is over high_watermark is busy: the send
 %% waits (up to send_timeout) until it drains, then is made again.
@@ -236,9 +240,19 @@ recv(S, Len) ->
 
 -spec recv(socket(), non_neg_integer(), timeout_ms()) ->
                   {ok, packet()} | {error, atom()}.
-recv(S, Len, Timeout) when is_port(S), is_integer(Len), Len >= 0,
-                           Len < 16#100000000 ->
-    check_timeout(Timeout),
+recv(S, Len0, Timeout0) when is_port(S), is_integer(Len0), Len0 >= 0,
+                             (Timeout0 =:= infinity orelse
+                              is_integer(Timeout0)) ->
+    %% As prim_inet: a negative timeout waits for ever, the length goes
+    %% to the driver as 32 bits (inet_drv reads it as a signed int).
+    Timeout = case Timeout0 of
+                  T when is_integer(T), T < 0 -> infinity;
+                  T -> T
+              end,
+    Len = case Len0 band 16#ffffffff of
+              L when L >= 16#80000000 -> 0;
+              L -> L
+          end,
     try erlang:port_control(S, ?GS_REQ_RECV, <<Len:32>>) of
         <<?GS_REP_OK, Data/binary>> -> {ok, Data};
         <<?GS_REP_LIST, Data/binary>> -> {ok, binary_to_list(Data)};
@@ -283,7 +297,8 @@ close(S) when is_port(S) ->
     inet:tcp_close(S).
 
 -spec shutdown(socket(), read | write | read_write) -> ok | {error, atom()}.
-shutdown(S, How) when is_port(S) ->
+shutdown(S, How) when is_port(S), (How =:= read orelse How =:= write orelse
+                                   How =:= read_write) ->
     H = case How of read -> 0; write -> 1; read_write -> 2 end,
     case catch ctl(S, ?GS_REQ_SHUTDOWN, <<H>>) of
         {'EXIT', _} -> {error, closed};
