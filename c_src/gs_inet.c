@@ -635,8 +635,10 @@ ErlDrvSSizeT gs_inet_control(gs_socket *s, unsigned cmd, const char *buf,
             /* options before the failing one stay applied, as in
              * inet_drv; a change of 'active' must still take effect */
             gs_socket_options_changed(s);
+            gs_socket_deliver_now(s);
             return gs_inet_error(EINVAL, rbuf, rsize);
         }
+        gs_socket_deliver_now(s);
         return ok_reply(rbuf, rsize);
     case INET_REQ_GETOPTS:
         return getopts(s, buf, len, rbuf, rsize);
@@ -654,6 +656,7 @@ ErlDrvSSizeT gs_inet_control(gs_socket *s, unsigned cmd, const char *buf,
         int err;
         if (gs_socket_unrecv(s, buf, len, &err) != GS_OK)
             return gs_inet_error(err, rbuf, rsize);
+        gs_socket_deliver_now(s);
         return ok_reply(rbuf, rsize);
     }
     case TCP_REQ_SENDFILE: {

@@ -29,6 +29,7 @@
 #define GS_READ_MIN     4096
 #define GS_ACTIVE_BUDGET 16     /* packets per socket per dispatch round */
 #define GS_IOV_MAX      64
+#define GS_DELIVER_NOW_ROUNDS 16 /* budgets delivered inside setopts */
 
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents);
 static void on_writable(struct ev_loop *loop, ev_io *w, int revents);
@@ -812,6 +813,42 @@ void gs_socket_options_changed(gs_socket *s)
                (s->state == GS_ST_EOF && s->active != GS_PASSIVE)) {
         kick(s);
     }
+}
+
+/* setopts made the socket active (or owes a notice): as inet_drv, what
+ * is there is delivered inside the call, so the owner has it when setopts
+ * returns and getopts counts it.  The sender is the poller port, as for
+ * every active message: its sends are serialised by the pollset mutex
+ * (held here and for every dispatch round), so rule 4's order holds.
+ * erl_drv_send_term needs no lock of the sending port. */
+void gs_socket_deliver_now(gs_socket *s)
+{
+    if (s->ps == NULL || s->ps->dead || s->port_dead || s->recv_pid) return;
+    if (s->state == GS_ST_CONNECTED) {
+        int rounds = 0;
+        if (s->active == GS_PASSIVE && !s->notify_passive) return;
+        /* inet_drv delivers all it has buffered; we do, up to
+         * GS_DELIVER_NOW_ROUNDS dispatch budgets (the rest follows from
+         * dispatch, in order) */
+        do {
+            serve_input(s);
+        } while (++rounds < GS_DELIVER_NOW_ROUNDS &&
+                 s->state == GS_ST_CONNECTED && s->active != GS_PASSIVE &&
+                 !s->closed_sent && in_len(s) > 0);
+        update_read_watch(s);
+    } else {
+        if (s->state == GS_ST_EOF && s->active != GS_PASSIVE &&
+            !s->closed_sent) {
+            notify_simple(s, s->ps->port_term, am_tcp_closed);
+            s->closed_sent = 1;
+            s->state = GS_ST_CLOSED_ACTIVE;
+        }
+        if (s->notify_passive) {
+            s->notify_passive = 0;
+            notify_simple(s, s->ps->port_term, am_tcp_passive);
+        }
+    }
+    if (ev_is_pending(&s->rio)) gs_pollset_wake(s->ps);
 }
 
 /* gen_tcp:unrecv/2: the bytes go back in front of the receive buffer. */

@@ -192,6 +192,8 @@ int gs_socket_unrecv(gs_socket *s, const char *p, size_t len, int *err);
 /* After an option change that may need dispatch (active, packet) */
 void gs_socket_options_changed(gs_socket *s);
 size_t gs_socket_subscribe_empty(gs_socket *s, ErlDrvTermData caller);
+/* After setopts/unrecv: active delivery now, from the poller port. */
+void gs_socket_deliver_now(gs_socket *s);
 
 void gs_socket_reply_status(gs_socket *s, ErlDrvTermData to, int err);
 
