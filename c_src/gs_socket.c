@@ -579,6 +579,28 @@ static int closed_reason(gs_socket *s, int err)
     return err;
 }
 
+/* inet_drv's port exits when it reports {tcp_closed, S} with
+ * exit_on_close.  Dispatch cannot end another port (rule 2), so it asks
+ * the poller process, {'$gen_socket_exit', S}; the poller's port_control
+ * (GS_REQ_EXIT) runs in the socket port's own callback, which ends it.
+ * Meanwhile any call on the port ends it and fails as on a closed port
+ * (gs_drv.c). */
+static void ask_port_end(gs_socket *s)
+{
+    ErlDrvTermData spec[] = {
+        ERL_DRV_ATOM, am_gs_exit, ERL_DRV_PORT, s->port_term,
+        ERL_DRV_TUPLE, 2 };
+    if (s->end_asked || !s->exitf || !s->ps->poller_pid) return;
+    s->end_asked = 1;
+    erl_drv_send_term(s->ps->port_term, s->ps->poller_pid, spec,
+                      sizeof spec / sizeof spec[0]);
+}
+
+int gs_socket_ended(gs_socket *s)
+{
+    return s->state == GS_ST_CLOSED_ACTIVE && s->exitf && !s->port_dead;
+}
+
 /* The connection is over and reported (exit_on_close): like inet_drv's
  * desc_close, the fd goes now; the port stays until its owner closes it. */
 static void sock_down(gs_socket *s, ErlDrvTermData from, gs_sock_state st)
@@ -598,6 +620,7 @@ static void sock_down(gs_socket *s, ErlDrvTermData from, gs_sock_state st)
     if (s->fd >= 0) close(s->fd);
     s->fd = -1;
     s->state = st;
+    if (st == GS_ST_CLOSED_ACTIVE) ask_port_end(s);
 }
 
 /* ---- receive ------------------------------------------------------------- */
@@ -842,6 +865,7 @@ void gs_socket_deliver_now(gs_socket *s)
             notify_simple(s, s->ps->port_term, am_tcp_closed);
             s->closed_sent = 1;
             s->state = GS_ST_CLOSED_ACTIVE;
+            ask_port_end(s);
         }
         if (s->notify_passive) {
             s->notify_passive = 0;
@@ -1529,6 +1553,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
             notify_simple(s, s->ps->port_term, am_tcp_closed);
             s->closed_sent = 1;
             s->state = GS_ST_CLOSED_ACTIVE;
+            ask_port_end(s);
         }
         if (s->notify_passive) {
             s->notify_passive = 0;

@@ -111,6 +111,7 @@ typedef struct gs_socket {
     int wr_shut;                /* shutdown(write) done */
     int wr_err;                 /* errno of a failed write */
     int shut_pending;           /* shutdown(how + 1) after the queue drains */
+    int end_asked;              /* the poller was asked to end the port */
     int sf_down;                /* a failed sendfile took the connection:
                                  * 1, next recv says closed; 2, said */
     ev_io rio, wio;
@@ -192,6 +193,9 @@ int gs_socket_unrecv(gs_socket *s, const char *p, size_t len, int *err);
 /* After an option change that may need dispatch (active, packet) */
 void gs_socket_options_changed(gs_socket *s);
 size_t gs_socket_subscribe_empty(gs_socket *s, ErlDrvTermData caller);
+/* Its end was reported with exit_on_close ({tcp_closed, S}): the port
+ * must end, as inet_drv's does (driver_exit in the port's own callback). */
+int gs_socket_ended(gs_socket *s);
 /* After setopts/unrecv: active delivery now, from the poller port. */
 void gs_socket_deliver_now(gs_socket *s);
 

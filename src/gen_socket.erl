@@ -274,7 +274,22 @@ header(H, Data) ->
 %% @doc Puts data back in front of the socket's receive buffer.
 -spec unrecv(socket(), iodata()) -> ok | {error, atom()}.
 unrecv(S, Data) when is_port(S) ->
-    prim_inet:unrecv(S, Data).
+    %% a closed port is 'closed', as gen_tcp:unrecv's socket lookup says
+    case erlang:port_info(S, name) of
+        undefined ->
+            {error, closed};
+        _ ->
+            case prim_inet:unrecv(S, Data) of
+                {error, einval} = E -> closed_or(S, E);
+                R -> R
+            end
+    end.
+
+closed_or(S, Error) ->
+    case erlang:port_info(S, name) of
+        undefined -> {error, closed};
+        _ -> Error
+    end.
 
 %% @doc file:sendfile/2 onto a gen_socket socket: the driver sends the
 %% file with sendfile(2), after what is queued and before later sends.
