@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/un.h>
+#include <stddef.h>
 
 #include "gs_compat.h"
 #include "gs_pollset.h"
@@ -132,6 +134,17 @@ static int decode_sockaddr(const gs_socket *s, const char *buf,
         *sl = sizeof *in;
         return 0;
     }
+    if (s->family == AF_UNIX) {
+        /* <<0:16, Path/binary>>: a file name, or "" (the kernel picks an
+         * abstract name), at most sun_path less its NUL */
+        struct sockaddr_un *un = (struct sockaddr_un *)ss;
+        size_t plen = len - 2;
+        if (port != 0 || plen >= sizeof un->sun_path) return -1;
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, buf + 2, plen);
+        *sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+        return 0;
+    }
     if (s->family == AF_INET6 && len == 18) {
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
         in6->sin6_family = AF_INET6;
@@ -248,7 +261,8 @@ static ErlDrvSSizeT socket_open(gs_port *gp, const char *buf, ErlDrvSizeT len,
 
     if (gp->kind != GS_PORT_NEW || (len != 5 && len != 9))
         return reply_err(rbuf, rsize, EINVAL);
-    af = buf[0] == 1 ? AF_INET : buf[0] == 2 ? AF_INET6 : -1;
+    af = buf[0] == 1 ? AF_INET : buf[0] == 2 ? AF_INET6 :
+         buf[0] == 3 ? AF_UNIX : -1;
     if (af < 0) return reply_err(rbuf, rsize, EAFNOSUPPORT);
     if (len == 9) {
         fd = (int)get_u32(buf + 5);

@@ -6,6 +6,8 @@
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <net/if.h>
+#include <sys/un.h>
+#include <stddef.h>
 
 #include "gs_inet.h"
 #include "gs_packet.h"
@@ -58,6 +60,7 @@
 
 #define INET_AF_INET  1
 #define INET_AF_INET6 2
+#define INET_AF_LOCAL 5
 
 #define INET_STAT_RECV_CNT  1
 #define INET_STAT_RECV_MAX  2
@@ -363,7 +366,8 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
             if (!plain_sockopt(opt, &proto, &type)) return -1;
             /* as inet_drv: only these report a failure */
             propagate = opt == INET_OPT_PRIORITY || opt == INET_OPT_TOS ||
-                        opt == INET_OPT_IPV6_V6ONLY || opt >= INET_OPT_TCLASS;
+                        opt == INET_OPT_IPV6_V6ONLY ||
+                        (opt >= INET_OPT_TCLASS && opt != TCP_OPT_NOPUSH);
             break;
         }
         if (opt == INET_OPT_TOS) {
@@ -570,6 +574,17 @@ static ErlDrvSSizeT name_reply(gs_socket *s, int peer, char **rbuf,
         rb_u8(&r, INET_AF_INET6);
         rb_u16(&r, ntohs(in6->sin6_port));
         rb_bytes(&r, &in6->sin6_addr, 16);
+    } else if (ss.ss_family == AF_UNIX) {
+        /* <<5, Len, Path>>: an unnamed socket has an empty path */
+        struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+        size_t n = l > offsetof(struct sockaddr_un, sun_path)
+                   ? l - offsetof(struct sockaddr_un, sun_path) : 0;
+        if (n > sizeof un->sun_path) n = sizeof un->sun_path;
+        while (n > 0 && un->sun_path[0] != '\0' && un->sun_path[n - 1] == '\0')
+            n--;
+        rb_u8(&r, INET_AF_LOCAL);
+        rb_u8(&r, (unsigned)n);
+        rb_bytes(&r, un->sun_path, n);
     } else {
         if (r.p != *rbuf) driver_free(r.p);
         return gs_inet_error(EINVAL, rbuf, rsize);

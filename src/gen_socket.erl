@@ -34,6 +34,10 @@ listen(Port, Opts) when is_integer(Port), Port >= 0, Port =< 65535,
     case gen_socket_opts:listen(Opts) of
         {ok, {_, _, _, Backlog, _, _}} when not is_integer(Backlog) ->
             erlang:error(function_clause);      % as gen_tcp (prim_inet:listen/2)
+        {ok, {local, _, _, _, _, _}} when Port =/= 0 ->
+            erlang:error(function_clause);      % as gen_tcp (local_tcp)
+        {ok, {local, undefined, _, _, -1, _}} ->
+            {error, einval};                    % a local socket needs a name
         {ok, {Family, IfAddr, OptPort, Backlog, Fd, SockOpts}} ->
             BindPort = case Port of 0 -> OptPort; _ -> Port end,
             Addr = listen_addr(IfAddr, BindPort, Family, Fd),
@@ -101,6 +105,8 @@ connect(Host, Port, Opts, Timeout)
     case gen_socket_opts:connect(Opts) of
         {ok, {Family0, IfAddr, BindPort, _, Fd, SockOpts}} ->
             Family = host_family(Host, Family0),
+            [erlang:error(function_clause)      % as gen_tcp (local_tcp)
+             || Family =:= local, Port =/= 0],
             Result =
                 case addresses(Host, Family) of
                     {ok, IPs} ->
@@ -157,10 +163,17 @@ maybe_bind(S, undefined, Port) -> bind(S, any_addr(family_of(S)), Port);
 maybe_bind(S, IP, Port) -> bind(S, IP, Port).
 
 host_family({_, _, _, _, _, _, _, _}, _) -> inet6;
+host_family({local, _}, _) -> local;
 host_family(_, Family) -> Family.
 
 addresses({_, _, _, _} = IP, inet) -> valid_ip(IP);
 addresses({_, _, _, _, _, _, _, _} = IP, inet6) -> valid_ip(IP);
+addresses({local, Path}, local) when is_list(Path); is_binary(Path) ->
+    {ok, [{local, gen_socket_opts:local_path(Path)}]};
+addresses({local, _}, local) ->
+    exit(badarg);
+addresses(_, local) ->
+    erlang:error(function_clause);      % as gen_tcp (local_tcp)
 addresses(Host, Family) when is_list(Host); is_atom(Host) ->
     inet:getaddrs(Host, Family);
 addresses(Host, _) when is_tuple(Host) ->
@@ -385,7 +398,7 @@ with_open(Family, Fd, SockOpts, Fun) ->
 
 open(Family, Fd, SockOpts, Retries) ->
     S = erlang:open_port({spawn_driver, ?GS_DRIVER}, [binary]),
-    Fam = case Family of inet -> 1; inet6 -> 2 end,
+    Fam = case Family of inet -> 1; inet6 -> 2; local -> 3 end,
     Adopt = case Fd of -1 -> <<>>; _ -> <<Fd:32>> end,
     case ctl(S, ?GS_REQ_OPEN, <<Fam, (scheduler_id()):32, Adopt/binary>>) of
         <<?GS_REP_OK, Pollset:32, Bind>> ->
@@ -413,6 +426,7 @@ bind(_S, none, _Port) ->
 bind(S, IP, Port) ->
     status(ctl(S, ?GS_REQ_BIND, [<<Port:16>> | ip_bytes(IP)])).
 
+ip_bytes({local, Path}) -> Path;
 ip_bytes({A, B, C, D}) -> [A, B, C, D];
 ip_bytes({A, B, C, D, E, F, G, H}) ->
     <<A:16, B:16, C:16, D:16, E:16, F:16, G:16, H:16>>.
