@@ -244,7 +244,8 @@ static int16_t get_i16(const char *p)
 /* ---- setopts --------------------------------------------------------------- */
 
 /* 0 on success, -1 for einval (as inet_drv: stop at the first bad one). */
-static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
+static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len,
+                   int *active_set)
 {
     while (len >= 5) {
         int opt = (unsigned char)*ptr++;
@@ -271,6 +272,7 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
             continue;
         case INET_LOPT_ACTIVE:
             if (ival < 0 || ival > GS_MULTI) return -1;
+            *active_set = 1;
             if (ival == GS_MULTI) {
                 long ac;
                 if (len < 2) return -1;
@@ -646,15 +648,19 @@ ErlDrvSSizeT gs_inet_control(gs_socket *s, unsigned cmd, const char *buf,
 {
     switch (cmd) {
     case INET_REQ_SETOPTS:
-        if (setopts(s, buf, len) < 0) {
+    {
+        int active_set = 0;
+        if (setopts(s, buf, len, &active_set) < 0) {
             /* options before the failing one stay applied, as in
              * inet_drv; a change of 'active' must still take effect */
             gs_socket_options_changed(s);
-            gs_socket_deliver_now(s);
+            if (active_set) gs_socket_deliver_now(s);
             return gs_inet_error(EINVAL, rbuf, rsize);
         }
-        gs_socket_deliver_now(s);
+        /* as inet_drv: setting 'active' delivers what is there now */
+        if (active_set) gs_socket_deliver_now(s);
         return ok_reply(rbuf, rsize);
+    }
     case INET_REQ_GETOPTS:
         return getopts(s, buf, len, rbuf, rsize);
     case INET_REQ_PEER:
