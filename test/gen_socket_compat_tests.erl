@@ -653,7 +653,7 @@ many_acceptors(Mod) ->
     {ok, L} = Mod:listen(0, ?P),
     {ok, Port} = inet:port(L),
     Self = self(),
-    [spawn(fun() -> Self ! {acc, element(1, Mod:accept(L, 5000))} end)
+    [spawn(fun() -> Self ! {acc, Mod:accept(L, 5000)} end)
      || _ <- lists:seq(1, 5)],
     timer:sleep(50),
     Cs = [element(2, Mod:connect({127, 0, 0, 1}, Port, ?P)) || _ <- lists:seq(1, 5)],
