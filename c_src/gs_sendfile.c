@@ -21,8 +21,6 @@
 /* Linux sends at most 0x7ffff000 bytes per call; ask for less. */
 #define GS_SENDFILE_CHUNK ((uint64_t)1 << 30)
 
-static ErlDrvTermData am_sendfile;
-
 static uint64_t get_u64(const char *p)
 {
     const unsigned char *u = (const unsigned char *)p;
@@ -131,7 +129,6 @@ int gs_sendfile_start(gs_socket *s, ErlDrvTermData caller, const char *buf,
     int ffd;
     uint64_t off, left;
 
-    if (!am_sendfile) am_sendfile = driver_mk_atom("sendfile");
     if (len != sizeof ffd + 16) { *err = EINVAL; return GS_ERR; }
     if (s->ps->dead || s->state != GS_ST_CONNECTED) {
         *err = ENOTCONN;
