@@ -2,7 +2,8 @@
 #include "gs_atoms.h"
 
 ErlDrvTermData am_gs, am_ok, am_error, am_tcp, am_tcp_closed,
-    am_tcp_error, am_tcp_passive, am_empty_out_q, am_gs_poll, am_true, am_false, am_http, am_data;
+    am_tcp_error, am_tcp_passive, am_empty_out_q, am_gs_poll, am_true, am_false, am_http, am_data, am_gs_exit,
+    am_sendfile;
 
 void gs_atoms_init(void)
 {
@@ -19,4 +20,6 @@ void gs_atoms_init(void)
     am_false = driver_mk_atom("false");
     am_http = driver_mk_atom("http");
     am_data = driver_mk_atom("data");
+    am_gs_exit = driver_mk_atom("$gen_socket_exit");
+    am_sendfile = driver_mk_atom("sendfile");
 }

@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/un.h>
+#include <stddef.h>
 
 #include "gs_compat.h"
 #include "gs_pollset.h"
@@ -37,6 +39,7 @@
 #define GS_REQ_SHUTDOWN     118
 #define GS_REQ_SOCKINFO     119
 #define GS_REQ_ATTACH       120
+#define GS_REQ_EXIT         121
 
 /* As inet_drv: a recv of more than this is refused with enomem. */
 #define GS_MAX_RECV (64u * 1024 * 1024)
@@ -132,6 +135,17 @@ static int decode_sockaddr(const gs_socket *s, const char *buf,
         *sl = sizeof *in;
         return 0;
     }
+    if (s->family == AF_UNIX) {
+        /* <<0:16, Path/binary>>: a file name, or "" (the kernel picks an
+         * abstract name), at most sun_path less its NUL */
+        struct sockaddr_un *un = (struct sockaddr_un *)ss;
+        size_t plen = len - 2;
+        if (port != 0 || plen >= sizeof un->sun_path) return -1;
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, buf + 2, plen);
+        *sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+        return 0;
+    }
     if (s->family == AF_INET6 && len == 18) {
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
         in6->sin6_family = AF_INET6;
@@ -169,6 +183,7 @@ static ErlDrvSSizeT poller_start(gs_port *gp, const char *buf,
         return reply_err(rbuf, rsize, EIO);
     }
     ps->sig_selected = 1;
+    ps->poller_pid = driver_caller(gp->port);
     gp->kind = GS_PORT_POLLER;
     gp->ps = ps;
     return reply_status(rbuf, rsize, GS_REP_OK);
@@ -247,7 +262,8 @@ static ErlDrvSSizeT socket_open(gs_port *gp, const char *buf, ErlDrvSizeT len,
 
     if (gp->kind != GS_PORT_NEW || (len != 5 && len != 9))
         return reply_err(rbuf, rsize, EINVAL);
-    af = buf[0] == 1 ? AF_INET : buf[0] == 2 ? AF_INET6 : -1;
+    af = buf[0] == 1 ? AF_INET : buf[0] == 2 ? AF_INET6 :
+         buf[0] == 3 ? AF_UNIX : -1;
     if (af < 0) return reply_err(rbuf, rsize, EAFNOSUPPORT);
     if (len == 9) {
         fd = (int)get_u32(buf + 5);
@@ -396,10 +412,34 @@ static ErlDrvSSizeT socket_control(gs_port *gp, unsigned cmd, const char *buf,
     case GS_REQ_SOCKINFO:
         if (len != 0) break;
         return reply_u32(rbuf, rsize, GS_REP_OK, (uint32_t)s->ps->index);
+    case GS_REQ_EXIT:
+        /* From the poller: this socket's end was reported with
+         * exit_on_close; the port ends, in its own callback (rule 2). */
+        if (len != 0) break;
+        gs_socket_lock(s);
+        rc = gs_socket_ended(s);
+        gs_socket_unlock(s);
+        if (rc) driver_exit(gp->port, 0);
+        return reply_status(rbuf, rsize, GS_REP_OK);
     default:
         break;
     }
     return rc_reply(rc, err, rbuf, rsize);
+}
+
+static int socket_ended(gs_port *gp)
+{
+    int r;
+    /* Unlocked hint first (the fast path takes no extra lock): the state
+     * was set under the mutex before {tcp_closed, S} was sent, and a
+     * caller that saw the message sees the state. */
+    if (__atomic_load_n(&gp->s->state, __ATOMIC_ACQUIRE) !=
+        GS_ST_CLOSED_ACTIVE)
+        return 0;
+    gs_socket_lock(gp->s);
+    r = gs_socket_ended(gp->s);
+    gs_socket_unlock(gp->s);
+    return r;
 }
 
 /* ---- callbacks ----------------------------------------------------------- */
@@ -464,6 +504,24 @@ static ErlDrvSSizeT drv_control(ErlDrvData d, unsigned int command, char *buf,
     if (!port_known(gp)) return -1;     /* badarg: the port is not made yet */
     if (cmd >= GS_INET_CTL_MAGIC && cmd < GS_INET_CTL_MAGIC + 100)
         cmd -= GS_INET_CTL_MAGIC;
+
+    if (gp->kind == GS_PORT_SOCKET && cmd != GS_REQ_EXIT &&
+        socket_ended(gp)) {
+        /* After {tcp_closed, S} with exit_on_close inet_drv's port is
+         * gone; ours goes now if the poller has not ended it yet, and the
+         * call fails as on a closed port: prim_inet's requests einval
+         * (its answer to badarg), gen_socket's 'closed'. */
+        ErlDrvSSizeT n;
+        if (cmd < 100) {
+            set_port_control_flags(gp->port, 0);
+            n = gs_inet_error(EINVAL, rbuf, rsize);
+        } else {
+            set_port_control_flags(gp->port, PORT_CONTROL_FLAG_BINARY);
+            n = reply_err(rbuf, rsize, GS_ECLOSED);
+        }
+        driver_exit(gp->port, 0);
+        return n;
+    }
 
     if (cmd < 100) {
         /* prim_inet's requests: list replies */

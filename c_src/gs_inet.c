@@ -5,9 +5,13 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <net/if.h>
+#include <sys/un.h>
+#include <stddef.h>
 
 #include "gs_inet.h"
 #include "gs_packet.h"
+#include "gs_sendfile.h"
 
 /* prim_inet's option numbers (inet_int.hrl) */
 #define INET_OPT_REUSEADDR   0
@@ -44,10 +48,19 @@
 #define INET_LOPT_MSGQ_LOWTRMRK 37
 #define INET_LOPT_TCP_SHOW_ECONNRESET 39
 #define INET_LOPT_LINE_DELIM 40
+#define INET_OPT_TCLASS      41
+#define INET_OPT_BIND_TO_DEVICE 42
+#define INET_OPT_RECVTOS     43
+#define INET_OPT_RECVTCLASS  44
+#define INET_OPT_PKTOPTIONS  45
+#define INET_OPT_TTL         46
+#define INET_OPT_RECVTTL     47
+#define TCP_OPT_NOPUSH       48
 #define INET_OPT_DEBUG       99
 
 #define INET_AF_INET  1
 #define INET_AF_INET6 2
+#define INET_AF_LOCAL 5
 
 #define INET_STAT_RECV_CNT  1
 #define INET_STAT_RECV_MAX  2
@@ -77,6 +90,12 @@ static const struct { int opt, level, name; } plain_sockopts[] = {
     { INET_OPT_TOS,         SOL_IP,       IP_TOS },
     { TCP_OPT_NODELAY,      IPPROTO_TCP,  TCP_NODELAY },
     { INET_OPT_IPV6_V6ONLY, IPPROTO_IPV6, IPV6_V6ONLY },
+    { INET_OPT_TCLASS,      IPPROTO_IPV6, IPV6_TCLASS },
+    { INET_OPT_RECVTOS,     SOL_IP,       IP_RECVTOS },
+    { INET_OPT_RECVTCLASS,  IPPROTO_IPV6, IPV6_RECVTCLASS },
+    { INET_OPT_TTL,         SOL_IP,       IP_TTL },
+    { INET_OPT_RECVTTL,     SOL_IP,       IP_RECVTTL },
+    { TCP_OPT_NOPUSH,       IPPROTO_TCP,  TCP_CORK },   /* Linux's nopush */
 #ifdef SO_REUSEPORT
     /* Linux's SO_REUSEPORT balances load, so both names are it */
     { INET_OPT_REUSEPORT,   SOL_SOCKET,   SO_REUSEPORT },
@@ -225,7 +244,8 @@ static int16_t get_i16(const char *p)
 /* ---- setopts --------------------------------------------------------------- */
 
 /* 0 on success, -1 for einval (as inet_drv: stop at the first bad one). */
-static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
+static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len,
+                   int *active_set)
 {
     while (len >= 5) {
         int opt = (unsigned char)*ptr++;
@@ -252,6 +272,7 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
             continue;
         case INET_LOPT_ACTIVE:
             if (ival < 0 || ival > GS_MULTI) return -1;
+            *active_set = 1;
             if (ival == GS_MULTI) {
                 long ac;
                 if (len < 2) return -1;
@@ -318,6 +339,16 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
             argsz = sizeof li;
             type = SO_LINGER;
             break;
+        case INET_OPT_BIND_TO_DEVICE:
+            /* <<Len:32, Name:Len/binary>>; <<>> unbinds */
+            if (ival < 0 || (ErlDrvSizeT)ival > len) return -1;
+            arg = ptr;
+            argsz = (socklen_t)ival;
+            ptr += ival;
+            len -= (ErlDrvSizeT)ival;
+            type = SO_BINDTODEVICE;
+            propagate = 1;
+            break;
         case INET_OPT_RAW: {
             int rlen;
             if (len < 8) return -1;
@@ -337,7 +368,8 @@ static int setopts(gs_socket *s, const char *ptr, ErlDrvSizeT len)
             if (!plain_sockopt(opt, &proto, &type)) return -1;
             /* as inet_drv: only these report a failure */
             propagate = opt == INET_OPT_PRIORITY || opt == INET_OPT_TOS ||
-                        opt == INET_OPT_IPV6_V6ONLY;
+                        opt == INET_OPT_IPV6_V6ONLY ||
+                        (opt >= INET_OPT_TCLASS && opt != TCP_OPT_NOPUSH);
             break;
         }
         if (opt == INET_OPT_TOS) {
@@ -362,6 +394,52 @@ static int sock_getint(gs_socket *s, int proto, int type, int *v)
     socklen_t l = sizeof *v;
     *v = 0;
     return getsockopt(s->fd, proto, type, v, &l);
+}
+
+/* {pktoptions, [{tos, T}, {ttl, N}, {tclass, C}]}: what the kernel
+ * latched from the last segment for recvtos/recvttl/recvtclass, as
+ * <<Len:32, (Opt, Value:32)...>>; left out if the kernel has nothing. */
+static void pktoptions(gs_socket *s, reply_buf *r)
+{
+    union { char buf[512]; struct cmsghdr align; } u;
+    struct msghdr mh;
+    struct cmsghdr *c;
+    socklen_t l = sizeof u.buf;
+    char out[64];
+    size_t n = 0;
+    int rc = s->family == AF_INET6
+        ? getsockopt(s->fd, IPPROTO_IPV6, IPV6_2292PKTOPTIONS, u.buf, &l)
+        : getsockopt(s->fd, SOL_IP, IP_PKTOPTIONS, u.buf, &l);
+    if (rc < 0) return;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_control = u.buf;
+    mh.msg_controllen = l;
+    for (c = CMSG_FIRSTHDR(&mh); c && n + 5 <= sizeof out;
+         c = CMSG_NXTHDR(&mh, c)) {
+        size_t dl = c->cmsg_len - CMSG_LEN(0);
+        int opt = -1;
+        uint32_t v = 0;
+        if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_TOS)
+            opt = INET_OPT_TOS;
+        else if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_TTL)
+            opt = INET_OPT_TTL;
+        else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS)
+            opt = INET_OPT_TCLASS;
+        if (opt < 0 || dl == 0) continue;
+        if (dl >= sizeof(int)) {
+            int iv;
+            memcpy(&iv, CMSG_DATA(c), sizeof iv);
+            v = (uint32_t)iv;
+        } else {
+            v = *(unsigned char *)CMSG_DATA(c);
+        }
+        out[n++] = (char)opt;
+        out[n++] = (char)(v >> 24); out[n++] = (char)(v >> 16);
+        out[n++] = (char)(v >> 8);  out[n++] = (char)v;
+    }
+    rb_u8(r, INET_OPT_PKTOPTIONS);
+    rb_u32(r, (uint32_t)n);
+    rb_bytes(r, out, n);
 }
 
 static ErlDrvSSizeT getopts(gs_socket *s, const char *buf, ErlDrvSizeT len,
@@ -412,6 +490,20 @@ static ErlDrvSSizeT getopts(gs_socket *s, const char *buf, ErlDrvSizeT len,
             rb_u8(&r, opt);
             rb_u32(&r, (uint32_t)li.l_onoff);
             rb_u32(&r, (uint32_t)li.l_linger);
+            continue;
+        }
+        case INET_OPT_PKTOPTIONS:
+            pktoptions(s, &r);
+            continue;
+        case INET_OPT_BIND_TO_DEVICE: {
+            char dev[IFNAMSIZ + 1];
+            socklen_t l = IFNAMSIZ;
+            memset(dev, 0, sizeof dev);
+            if (getsockopt(s->fd, SOL_SOCKET, SO_BINDTODEVICE, dev, &l) < 0)
+                continue;
+            rb_u8(&r, opt);
+            rb_u32(&r, (uint32_t)strlen(dev));
+            rb_bytes(&r, dev, strlen(dev));
             continue;
         }
         case INET_OPT_RAW: {
@@ -484,6 +576,17 @@ static ErlDrvSSizeT name_reply(gs_socket *s, int peer, char **rbuf,
         rb_u8(&r, INET_AF_INET6);
         rb_u16(&r, ntohs(in6->sin6_port));
         rb_bytes(&r, &in6->sin6_addr, 16);
+    } else if (ss.ss_family == AF_UNIX) {
+        /* <<5, Len, Path>>: an unnamed socket has an empty path */
+        struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+        size_t n = l > offsetof(struct sockaddr_un, sun_path)
+                   ? l - offsetof(struct sockaddr_un, sun_path) : 0;
+        if (n > sizeof un->sun_path) n = sizeof un->sun_path;
+        while (n > 0 && un->sun_path[0] != '\0' && un->sun_path[n - 1] == '\0')
+            n--;
+        rb_u8(&r, INET_AF_LOCAL);
+        rb_u8(&r, (unsigned)n);
+        rb_bytes(&r, un->sun_path, n);
     } else {
         if (r.p != *rbuf) driver_free(r.p);
         return gs_inet_error(EINVAL, rbuf, rsize);
@@ -545,13 +648,19 @@ ErlDrvSSizeT gs_inet_control(gs_socket *s, unsigned cmd, const char *buf,
 {
     switch (cmd) {
     case INET_REQ_SETOPTS:
-        if (setopts(s, buf, len) < 0) {
+    {
+        int active_set = 0;
+        if (setopts(s, buf, len, &active_set) < 0) {
             /* options before the failing one stay applied, as in
              * inet_drv; a change of 'active' must still take effect */
             gs_socket_options_changed(s);
+            if (active_set) gs_socket_deliver_now(s);
             return gs_inet_error(EINVAL, rbuf, rsize);
         }
+        /* as inet_drv: setting 'active' delivers what is there now */
+        if (active_set) gs_socket_deliver_now(s);
         return ok_reply(rbuf, rsize);
+    }
     case INET_REQ_GETOPTS:
         return getopts(s, buf, len, rbuf, rsize);
     case INET_REQ_PEER:
@@ -567,6 +676,13 @@ ErlDrvSSizeT gs_inet_control(gs_socket *s, unsigned cmd, const char *buf,
     case TCP_REQ_UNRECV: {
         int err;
         if (gs_socket_unrecv(s, buf, len, &err) != GS_OK)
+            return gs_inet_error(err, rbuf, rsize);
+        gs_socket_deliver_now(s);
+        return ok_reply(rbuf, rsize);
+    }
+    case TCP_REQ_SENDFILE: {
+        int err;
+        if (gs_sendfile_start(s, caller, buf, len, &err) != GS_OK)
             return gs_inet_error(err, rbuf, rsize);
         return ok_reply(rbuf, rsize);
     }

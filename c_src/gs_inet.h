@@ -21,6 +21,7 @@
 #define INET_REQ_GETSTATUS  16
 #define INET_REQ_SUBSCRIBE  24
 #define TCP_REQ_UNRECV      43
+#define TCP_REQ_SENDFILE    45
 
 #define INET_REP_ERROR 0
 #define INET_REP_OK    1

@@ -67,6 +67,7 @@ typedef struct gs_pollset {
     ev_io wake_io;
     ErlDrvPort port;            /* the poller port */
     ErlDrvTermData port_term;
+    ErlDrvTermData poller_pid;  /* its owner, asked to end dead sockets */
     long refc;                  /* registry + attached sockets */
     long nsockets;              /* attached sockets (read unlocked by policy) */
     struct gs_socket *sockets;  /* attached sockets, for teardown */

@@ -25,9 +25,11 @@
 #include "gs_parse.h"
 #include "gs_atoms.h"
 #include "gs_closer.h"
+#include "gs_sendfile.h"
 
 #define GS_READ_MIN     4096
 #define GS_IOV_MAX      64
+#define GS_DELIVER_NOW_ROUNDS 16 /* budgets delivered inside setopts */
 
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents);
 static void on_writable(struct ev_loop *loop, ev_io *w, int revents);
@@ -69,6 +71,7 @@ gs_socket *gs_socket_new(ErlDrvPort port)
     s->msgq_high = 8192;
     s->msgq_low = 4096;
     s->read_size = GS_READ_MIN;
+    s->sf.fd = -1;
     ev_init(&s->rio, on_readable);
     ev_init(&s->wio, on_writable);
     s->rio.data = s->wio.data = s;
@@ -589,6 +592,28 @@ static int closed_reason(gs_socket *s, int err)
     return err;
 }
 
+/* inet_drv's port exits when it reports {tcp_closed, S} with
+ * exit_on_close.  Dispatch cannot end another port (rule 2), so it asks
+ * the poller process, {'$gen_socket_exit', S}; the poller's port_control
+ * (GS_REQ_EXIT) runs in the socket port's own callback, which ends it.
+ * Meanwhile any call on the port ends it and fails as on a closed port
+ * (gs_drv.c). */
+static void ask_port_end(gs_socket *s)
+{
+    ErlDrvTermData spec[] = {
+        ERL_DRV_ATOM, am_gs_exit, ERL_DRV_PORT, s->port_term,
+        ERL_DRV_TUPLE, 2 };
+    if (s->end_asked || !s->exitf || !s->ps->poller_pid) return;
+    s->end_asked = 1;
+    erl_drv_send_term(s->ps->port_term, s->ps->poller_pid, spec,
+                      sizeof spec / sizeof spec[0]);
+}
+
+int gs_socket_ended(gs_socket *s)
+{
+    return s->state == GS_ST_CLOSED_ACTIVE && s->exitf && !s->port_dead;
+}
+
 /* The connection is over and reported (exit_on_close): like inet_drv's
  * desc_close, the fd goes now; the port stays until its owner closes it. */
 static void sock_down(gs_socket *s, ErlDrvTermData from, gs_sock_state st)
@@ -598,6 +623,7 @@ static void sock_down(gs_socket *s, ErlDrvTermData from, gs_sock_state st)
         ev_io_stop(s->ps->loop, &s->rio);
     if (ev_is_active(&s->wio) || ev_is_pending(&s->wio))
         ev_io_stop(s->ps->loop, &s->wio);
+    gs_sendfile_abort(s, from);
     sendq_clear(&s->sq);
     for (i = 0; i < s->sendq_waiters.n; i++)
         reply_error(s, from, s->sendq_waiters.v[i].pid, GS_ECLOSED);
@@ -608,6 +634,7 @@ static void sock_down(gs_socket *s, ErlDrvTermData from, gs_sock_state st)
                              * to the closer thread (rule 12) */
     s->fd = -1;
     s->state = st;
+    if (st == GS_ST_CLOSED_ACTIVE) ask_port_end(s);
 }
 
 /* ---- receive ------------------------------------------------------------- */
@@ -622,6 +649,10 @@ int gs_socket_recv(gs_socket *s, ErlDrvTermData caller, size_t len,
     if (s->ps->dead) { *err = GS_ECLOSED; return GS_ERR; }
     if (s->state != GS_ST_CONNECTED) {
         *err = s->state == GS_ST_CLOSED_ACTIVE ? GS_ECLOSED : ENOTCONN;
+        if (s->sf_down == 1) {          /* once, as inet_drv */
+            s->sf_down = 2;
+            *err = GS_ECLOSED;
+        }
         return GS_ERR;
     }
     if (s->active != GS_PASSIVE) { *err = EINVAL; return GS_ERR; }
@@ -827,6 +858,43 @@ void gs_socket_options_changed(gs_socket *s)
     }
 }
 
+/* setopts made the socket active (or owes a notice): as inet_drv, what
+ * is there is delivered inside the call, so the owner has it when setopts
+ * returns and getopts counts it.  The sender is the poller port, as for
+ * every active message: its sends are serialised by the pollset mutex
+ * (held here and for every dispatch round), so rule 4's order holds.
+ * erl_drv_send_term needs no lock of the sending port. */
+void gs_socket_deliver_now(gs_socket *s)
+{
+    if (s->ps == NULL || s->ps->dead || s->port_dead || s->recv_pid) return;
+    if (s->state == GS_ST_CONNECTED) {
+        int rounds = 0;
+        if (s->active == GS_PASSIVE && !s->notify_passive) return;
+        /* inet_drv delivers all it has buffered; we do, up to
+         * GS_DELIVER_NOW_ROUNDS dispatch budgets (the rest follows from
+         * dispatch, in order) */
+        do {
+            serve_input(s);
+        } while (++rounds < GS_DELIVER_NOW_ROUNDS &&
+                 s->state == GS_ST_CONNECTED && s->active != GS_PASSIVE &&
+                 !s->closed_sent && in_len(s) > 0);
+        update_read_watch(s);
+    } else {
+        if (s->state == GS_ST_EOF && s->active != GS_PASSIVE &&
+            !s->closed_sent) {
+            notify_simple(s, s->ps->port_term, am_tcp_closed);
+            s->closed_sent = 1;
+            s->state = GS_ST_CLOSED_ACTIVE;
+            ask_port_end(s);
+        }
+        if (s->notify_passive) {
+            s->notify_passive = 0;
+            notify_simple(s, s->ps->port_term, am_tcp_passive);
+        }
+    }
+    if (ev_is_pending(&s->rio)) gs_pollset_wake(s->ps);
+}
+
 /* gen_tcp:unrecv/2: the bytes go back in front of the receive buffer. */
 int gs_socket_unrecv(gs_socket *s, const char *p, size_t len, int *err)
 {
@@ -950,8 +1018,8 @@ static int send_check(gs_socket *s, int *err)
     if (s->ps->dead) { *err = GS_ECLOSED; return -1; }
     if (s->state != GS_ST_CONNECTED) {
         *err = s->state == GS_ST_OPEN || s->state == GS_ST_LISTEN ||
-               s->state == GS_ST_CONNECTING || s->state == GS_ST_TIMED_OUT
-               ? ENOTCONN : GS_ECLOSED;
+               s->state == GS_ST_CONNECTING || s->state == GS_ST_TIMED_OUT ||
+               s->sf_down ? ENOTCONN : GS_ECLOSED;
         return -1;
     }
     if (s->wr_err || s->wr_shut) {
@@ -1001,7 +1069,7 @@ static size_t send_header(const gs_socket *s, size_t len, char *h)
  * delayed data at the port's next poll). */
 static int send_now(const gs_socket *s)
 {
-    return s->sq.bytes == 0 && !s->delay_send;
+    return s->sq.bytes == 0 && !s->delay_send && s->sf.fd < 0;
 }
 
 static int send_plain(gs_socket *s, const char *buf,
@@ -1165,6 +1233,9 @@ static int serve_output(gs_socket *s)
     size_t i, written = 0;
     int left = 0;
 
+    if (gs_sendfile_serve(s, from))
+        return 0;   /* a file goes first; what is queued behind it waits
+                     * (its write watcher stays armed) */
     while (s->sq.count > 0) {
         int cnt = 0;
         ssize_t n;
@@ -1214,6 +1285,47 @@ static int serve_output(gs_socket *s)
         }
     }
     return left && s->sq.count > 0;
+}
+
+/* ---- for gs_sendfile.c ---------------------------------------------------- */
+
+ssize_t gs_socket_write_queued(gs_socket *s, size_t max)
+{
+    struct iovec iov[GS_IOV_MAX];
+    size_t i, total = 0;
+    int cnt = 0;
+    ssize_t n;
+
+    for (i = 0; i < s->sq.count && cnt < GS_IOV_MAX && total < max; i++) {
+        gs_qent *e = &s->sq.ents[(s->sq.head + i) % s->sq.cap];
+        iov[cnt].iov_base = e->ptr;
+        iov[cnt].iov_len = e->len < max - total ? e->len : max - total;
+        total += iov[cnt].iov_len;
+        cnt++;
+    }
+    if (cnt == 0) return 0;
+    n = sock_writev(s->fd, iov, cnt);
+    if (n > 0) sendq_drop(&s->sq, (size_t)n);
+    return n;
+}
+
+void gs_socket_watch_write(gs_socket *s)
+{
+    start_write_watch(s);
+}
+
+void gs_socket_sendfile_down(gs_socket *s, ErlDrvTermData from)
+{
+    if (s->state != GS_ST_CONNECTED) return;
+    if (s->active != GS_PASSIVE) {
+        if (!s->closed_sent) notify_simple(s, from, am_tcp_closed);
+        s->closed_sent = 1;
+        sock_down(s, from, GS_ST_CLOSED_ACTIVE);
+    } else {
+        fail_waiters(s, from, GS_ECLOSED);
+        s->sf_down = 1;
+        sock_down(s, from, GS_ST_EOF);
+    }
 }
 
 size_t gs_socket_subscribe_empty(gs_socket *s, ErlDrvTermData caller)
@@ -1509,6 +1621,7 @@ static void serve_read_side(gs_socket *s)
             notify_simple(s, ps->port_term, am_tcp_closed);
             s->closed_sent = 1;
             s->state = GS_ST_CLOSED_ACTIVE;
+            ask_port_end(s);
         }
         if (s->notify_passive) {
             s->notify_passive = 0;
@@ -1591,6 +1704,7 @@ void gs_socket_stop(gs_socket *s)
         gs_pollset_lock_op(ps);
         s->port_dead = 1;
         fail_waiters(s, s->port_term, GS_ECLOSED);
+        gs_sendfile_abort(s, 0);    /* as inet_drv: the owner gets the exit */
         if (ev_is_active(&s->rio) || ev_is_pending(&s->rio))
             ev_io_stop(ps->loop, &s->rio);
         if (ev_is_active(&s->wio) || ev_is_pending(&s->wio))
@@ -1614,6 +1728,8 @@ void gs_socket_stop(gs_socket *s)
     }
     s->fd = -1;
     gs_close_fd(fd);
+    if (s->sf.fd >= 0) close(s->sf.fd);
+    s->sf.fd = -1;
     s->port_dead = 1;
     gs_socket_unref(s);
 }
@@ -1621,6 +1737,7 @@ void gs_socket_stop(gs_socket *s)
 void gs_socket_pollset_died(gs_socket *s)
 {
     fail_waiters(s, s->ps->port_term, GS_ECLOSED);
+    gs_sendfile_abort(s, s->ps->port_term);
     if (ev_is_active(&s->rio) || ev_is_pending(&s->rio))
         ev_io_stop(s->ps->loop, &s->rio);
     if (ev_is_active(&s->wio) || ev_is_pending(&s->wio))

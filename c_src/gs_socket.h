@@ -63,6 +63,15 @@ typedef struct {
     int sched;                  /* caller's scheduler, for accept's policy */
 } gs_waiter;
 
+/* A file being sent with sendfile(2) (inet_drv's TCP_REQ_SENDFILE). */
+typedef struct {
+    int fd;                     /* our dup of the file's fd; -1: none */
+    uint64_t offset, left, sent;
+    size_t skip;                /* queued bytes that go out before it */
+    ErlDrvTermData pid;         /* gets {sendfile, S, Result} */
+    int err;                    /* failed in a socket port's callback */
+} gs_sendfile;
+
 typedef struct {
     gs_waiter *v;
     size_t n, cap;
@@ -105,6 +114,9 @@ typedef struct gs_socket {
     int wr_shut;                /* shutdown(write) done */
     int wr_err;                 /* errno of a failed write */
     int shut_pending;           /* shutdown(how + 1) after the queue drains */
+    int end_asked;              /* the poller was asked to end the port */
+    int sf_down;                /* a failed sendfile took the connection:
+                                 * 1, next recv says closed; 2, said */
     ev_io rio, wio;
 
     /* waiters, at most one each except accept and send */
@@ -116,6 +128,7 @@ typedef struct gs_socket {
     ErlDrvTermData empty_q_pid; /* subs_empty_out_q subscriber */
 
     gs_sendq sq;
+    gs_sendfile sf;
 
     /* statistics, as inet:getstat/1 reports them */
     uint64_t recv_cnt, recv_max, recv_oct, send_cnt, send_max, send_oct;
@@ -186,8 +199,22 @@ int gs_socket_unrecv(gs_socket *s, const char *p, size_t len, int *err);
 /* After an option change that may need dispatch (active, packet) */
 void gs_socket_options_changed(gs_socket *s);
 size_t gs_socket_subscribe_empty(gs_socket *s, ErlDrvTermData caller);
+/* Its end was reported with exit_on_close ({tcp_closed, S}): the port
+ * must end, as inet_drv's does (driver_exit in the port's own callback). */
+int gs_socket_ended(gs_socket *s);
+/* After setopts/unrecv: active delivery now, from the poller port. */
+void gs_socket_deliver_now(gs_socket *s);
 
 void gs_socket_reply_status(gs_socket *s, ErlDrvTermData to, int err);
+
+/* For gs_sendfile.c (pollset mutex held): one writev of at most max
+ * queued bytes (>= 0 written, -1 and errno); arm the writer. */
+ssize_t gs_socket_write_queued(gs_socket *s, size_t max);
+void gs_socket_watch_write(gs_socket *s);
+/* A failed sendfile takes the connection down, as inet_drv's
+ * tcp_send_error: active, {tcp_closed, S} and the port's end; passive,
+ * the fd goes, later sends say enotconn, the next recv closed. */
+void gs_socket_sendfile_down(gs_socket *s, ErlDrvTermData from);
 
 /* Atom name of an error code (errno or GS_E*) */
 const char *gs_errstr(int err);

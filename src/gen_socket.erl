@@ -10,6 +10,7 @@
 
 -export([listen/2, accept/1, accept/2, connect/3, connect/4,
          send/2, recv/2, recv/3, unrecv/2, close/1, shutdown/2,
+         sendfile/2, sendfile/5,
          controlling_process/2, setopts/2, getopts/2,
          peername/1, sockname/1, getstat/1, getstat/2,
          socket_info/2, info/0]).
@@ -33,6 +34,10 @@ listen(Port, Opts) when is_integer(Port), Port >= 0, Port =< 65535,
     case gen_socket_opts:listen(Opts) of
         {ok, {_, _, _, Backlog, _, _}} when not is_integer(Backlog) ->
             erlang:error(function_clause);      % as gen_tcp (prim_inet:listen/2)
+        {ok, {local, _, _, _, _, _}} when Port =/= 0 ->
+            erlang:error(function_clause);      % as gen_tcp (local_tcp)
+        {ok, {local, undefined, _, _, -1, _}} ->
+            {error, einval};                    % a local socket needs a name
         {ok, {Family, IfAddr, OptPort, Backlog, Fd, SockOpts}} ->
             BindPort = case Port of 0 -> OptPort; _ -> Port end,
             Addr = listen_addr(IfAddr, BindPort, Family, Fd),
@@ -62,8 +67,12 @@ accept(L) ->
     accept(L, infinity).
 
 -spec accept(socket(), timeout_ms()) -> {ok, socket()} | {error, atom()}.
-accept(L, Timeout) when is_port(L) ->
-    check_timeout(Timeout),
+accept(L, Timeout0) when is_port(L), (Timeout0 =:= infinity orelse
+                                      is_integer(Timeout0)) ->
+    Timeout = case Timeout0 of        % as prim_inet: < 0 waits for ever
+                  T when is_integer(T), T < 0 -> infinity;
+                  T -> T
+              end,
     case catch ctl(L, ?GS_REQ_ACCEPT, <<(scheduler_id()):32>>) of
         <<?GS_REP_SENT>> -> accepted(receive {?GS_TAG, L, R} -> R end);
         <<?GS_REP_WAIT>> -> accepted(await(L, Timeout));
@@ -96,13 +105,22 @@ connect(Host, Port, Opts, Timeout)
     case gen_socket_opts:connect(Opts) of
         {ok, {Family0, IfAddr, BindPort, _, Fd, SockOpts}} ->
             Family = host_family(Host, Family0),
-            case addresses(Host, Family) of
-                {ok, IPs} ->
-                    Deadline = deadline(Timeout),
-                    try_connect(IPs, Port, {Family, Fd}, IfAddr, BindPort,
-                                SockOpts, Deadline, {error, einval});
-                Error ->
-                    Error
+            [erlang:error(function_clause)      % as gen_tcp (local_tcp)
+             || Family =:= local, Port =/= 0],
+            Result =
+                case addresses(Host, Family) of
+                    {ok, IPs} ->
+                        Deadline = deadline(Timeout),
+                        try_connect(IPs, Port, {Family, Fd}, IfAddr, BindPort,
+                                    SockOpts, Deadline, {error, einval});
+                    Error ->
+                        Error
+                end,
+            case Result of
+                %% as gen_tcp:connect/4: an option the socket refuses, an
+                %% address that is no address, is badarg
+                {error, einval} -> exit(badarg);
+                _ -> Result
             end;
         {error, badarg} ->
             exit(badarg)
@@ -122,6 +140,7 @@ try_connect([IP | IPs], Port, {Family, Fd} = FamFd, IfAddr, BindPort, Opts,
     case Result of
         {ok, _} = Ok -> Ok;
         {error, timeout} = Timeout -> Timeout;
+        {error, einval} = Einval -> Einval;
         Error when Fd >= 0 -> Error;    % the adopted fd went with the attempt
         Error -> try_connect(IPs, Port, FamFd, IfAddr, BindPort, Opts,
                              Deadline, Error)
@@ -144,14 +163,23 @@ maybe_bind(S, undefined, Port) -> bind(S, any_addr(family_of(S)), Port);
 maybe_bind(S, IP, Port) -> bind(S, IP, Port).
 
 host_family({_, _, _, _, _, _, _, _}, _) -> inet6;
+host_family({local, _}, _) -> local;
 host_family(_, Family) -> Family.
 
 addresses({_, _, _, _} = IP, inet) -> valid_ip(IP);
 addresses({_, _, _, _, _, _, _, _} = IP, inet6) -> valid_ip(IP);
+addresses({local, Path}, local) when is_list(Path); is_binary(Path) ->
+    {ok, [{local, gen_socket_opts:local_path(Path)}]};
+addresses({local, _}, local) ->
+    exit(badarg);
+addresses(_, local) ->
+    erlang:error(function_clause);      % as gen_tcp (local_tcp)
 addresses(Host, Family) when is_list(Host); is_atom(Host) ->
     inet:getaddrs(Host, Family);
+addresses(Host, _) when is_tuple(Host) ->
+    exit(badarg);
 addresses(_, _) ->
-    exit(badarg).
+    erlang:error(function_clause).      % as gen_tcp (inet:getaddrs_tm/3)
 
 valid_ip(IP) ->
     Max = case tuple_size(IP) of 4 -> 255; 8 -> 65535 end,
@@ -182,9 +210,7 @@ send(S, Data) when is_port(S), is_list(Data) ->
         error:_ -> {error, einval}
     end;
 send(S, _) when is_port(S) ->
-    {error, einval};
-send(_, _) ->
-    {error, closed}.
+    {error, einval}.
 
 %% A socket whose output queue is over high_watermark is busy: the send
 %% waits (up to send_timeout) until it drains, then is made again.
@@ -227,9 +253,19 @@ recv(S, Len) ->
 
 -spec recv(socket(), non_neg_integer(), timeout_ms()) ->
                   {ok, packet()} | {error, atom()}.
-recv(S, Len, Timeout) when is_port(S), is_integer(Len), Len >= 0,
-                           Len < 16#100000000 ->
-    check_timeout(Timeout),
+recv(S, Len0, Timeout0) when is_port(S), is_integer(Len0), Len0 >= 0,
+                             (Timeout0 =:= infinity orelse
+                              is_integer(Timeout0)) ->
+    %% As prim_inet: a negative timeout waits for ever, the length goes
+    %% to the driver as 32 bits (inet_drv reads it as a signed int).
+    Timeout = case Timeout0 of
+                  T when is_integer(T), T < 0 -> infinity;
+                  T -> T
+              end,
+    Len = case Len0 band 16#ffffffff of
+              L when L >= 16#80000000 -> 0;
+              L -> L
+          end,
     try erlang:port_control(S, ?GS_REQ_RECV, <<Len:32>>) of
         <<?GS_REP_OK, Data/binary>> -> {ok, Data};
         <<?GS_REP_LIST, Data/binary>> -> {ok, binary_to_list(Data)};
@@ -251,7 +287,36 @@ header(H, Data) ->
 %% @doc Puts data back in front of the socket's receive buffer.
 -spec unrecv(socket(), iodata()) -> ok | {error, atom()}.
 unrecv(S, Data) when is_port(S) ->
-    prim_inet:unrecv(S, Data).
+    %% a closed port is 'closed', as gen_tcp:unrecv's socket lookup says
+    case erlang:port_info(S, name) of
+        undefined ->
+            {error, closed};
+        _ ->
+            case prim_inet:unrecv(S, Data) of
+                {error, einval} = E -> closed_or(S, E);
+                R -> R
+            end
+    end.
+
+closed_or(S, Error) ->
+    case erlang:port_info(S, name) of
+        undefined -> {error, closed};
+        _ -> Error
+    end.
+
+%% @doc file:sendfile/2 onto a gen_socket socket: the driver sends the
+%% file with sendfile(2), after what is queued and before later sends.
+-spec sendfile(file:name_all(), socket()) ->
+                      {ok, non_neg_integer()} | {error, atom()}.
+sendfile(Filename, S) ->
+    file:sendfile(Filename, S).
+
+%% @doc file:sendfile/5: Bytes from Offset of a raw file (0: to its end).
+-spec sendfile(file:fd(), socket(), non_neg_integer(), non_neg_integer(),
+               [{chunk_size, non_neg_integer()} | {use_threads, boolean()}]) ->
+                      {ok, non_neg_integer()} | {error, atom()}.
+sendfile(Fd, S, Offset, Bytes, Opts) ->
+    file:sendfile(Fd, S, Offset, Bytes, Opts).
 
 %%% ---- control ---------------------------------------------------------------
 
@@ -260,7 +325,8 @@ close(S) when is_port(S) ->
     inet:tcp_close(S).
 
 -spec shutdown(socket(), read | write | read_write) -> ok | {error, atom()}.
-shutdown(S, How) when is_port(S) ->
+shutdown(S, How) when is_port(S), (How =:= read orelse How =:= write orelse
+                                   How =:= read_write) ->
     H = case How of read -> 0; write -> 1; read_write -> 2 end,
     case catch ctl(S, ?GS_REQ_SHUTDOWN, <<H>>) of
         {'EXIT', _} -> {error, closed};
@@ -332,7 +398,7 @@ with_open(Family, Fd, SockOpts, Fun) ->
 
 open(Family, Fd, SockOpts, Retries) ->
     S = erlang:open_port({spawn_driver, ?GS_DRIVER}, [binary]),
-    Fam = case Family of inet -> 1; inet6 -> 2 end,
+    Fam = case Family of inet -> 1; inet6 -> 2; local -> 3 end,
     Adopt = case Fd of -1 -> <<>>; _ -> <<Fd:32>> end,
     case ctl(S, ?GS_REQ_OPEN, <<Fam, (scheduler_id()):32, Adopt/binary>>) of
         <<?GS_REP_OK, Pollset:32, Bind>> ->
@@ -360,6 +426,7 @@ bind(_S, none, _Port) ->
 bind(S, IP, Port) ->
     status(ctl(S, ?GS_REQ_BIND, [<<Port:16>> | ip_bytes(IP)])).
 
+ip_bytes({local, Path}) -> Path;
 ip_bytes({A, B, C, D}) -> [A, B, C, D];
 ip_bytes({A, B, C, D, E, F, G, H}) ->
     <<A:16, B:16, C:16, D:16, E:16, F:16, G:16, H:16>>.

@@ -15,6 +15,7 @@
 -define(GS_REQ_SHUTDOWN,     118).
 -define(GS_REQ_SOCKINFO,     119).
 -define(GS_REQ_ATTACH,       120).
+-define(GS_REQ_EXIT,         121).
 
 %% Reply status bytes
 -define(GS_REP_ERROR, 0).
@@ -27,3 +28,4 @@
 -define(GS_DRIVER, "gen_socket_drv").
 -define(GS_TAG, '$gen_socket').
 -define(GS_POLL_TAG, '$gen_socket_poll').
+-define(GS_EXIT_TAG, '$gen_socket_exit').

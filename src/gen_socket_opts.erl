@@ -5,10 +5,11 @@
 %% defaults (binary, {active, false}) under the caller's options.
 -module(gen_socket_opts).
 
--export([listen/1, connect/1, defaults/0]).
+-export([listen/1, connect/1, defaults/0, local_path/1]).
 
--record(gs_opts, {family = inet :: inet | inet6,
-                  ifaddr :: undefined | any | loopback | inet:ip_address(),
+-record(gs_opts, {family = inet :: inet | inet6 | local,
+                  ifaddr :: undefined | any | loopback | inet:ip_address() |
+                            {local, string() | binary()},
                   port = 0 :: inet:port_number(),
                   backlog = 5 :: term(),
                   fd = -1 :: term(),
@@ -16,7 +17,8 @@
 
 %% {Family, IfAddr, Port, Backlog, Fd, SockOpts}; Fd is -1 unless
 %% {fd, Fd} gave an fd to adopt.
--type parsed() :: {inet | inet6, undefined | inet:ip_address(),
+-type parsed() :: {inet | inet6 | local,
+                   undefined | inet:ip_address() | {local, binary()},
                    inet:port_number(), term(), integer(),
                    [{atom(), term()}]}.
 -export_type([parsed/0]).
@@ -86,6 +88,7 @@ parse_opts(_, _) ->
 finish(#gs_opts{family = F, ifaddr = IfAddr} = R) ->
     Family = case IfAddr of
                  {_, _, _, _, _, _, _, _} -> inet6;
+                 {local, _} -> local;
                  _ -> F
              end,
     case valid_ifaddr(IfAddr, Family) of
@@ -99,6 +102,7 @@ finish(#gs_opts{family = F, ifaddr = IfAddr} = R) ->
 
 opt(inet, R, _) -> R#gs_opts{family = inet};
 opt(inet6, R, _) -> R#gs_opts{family = inet6};
+opt(local, R, _) -> R#gs_opts{family = local};
 opt({tcp_module, M}, R, _) when is_atom(M) -> R;
 opt({ip, IP}, R, _) -> R#gs_opts{ifaddr = IP};
 opt({ifaddr, IP}, R, _) -> R#gs_opts{ifaddr = IP};
@@ -150,6 +154,7 @@ fd(Fd) when is_integer(Fd), Fd >= 0 -> Fd;
 fd(_) -> -1.
 
 valid_ifaddr(undefined, _) -> true;
+valid_ifaddr({local, P}, local) -> is_list(P) orelse is_binary(P);
 valid_ifaddr(any, _) -> true;
 valid_ifaddr(loopback, _) -> true;
 valid_ifaddr({A, B, C, D}, inet) ->
@@ -164,4 +169,11 @@ translate_ip(any, inet) -> {0, 0, 0, 0};
 translate_ip(loopback, inet) -> {127, 0, 0, 1};
 translate_ip(any, inet6) -> {0, 0, 0, 0, 0, 0, 0, 0};
 translate_ip(loopback, inet6) -> {0, 0, 0, 0, 0, 0, 0, 1};
+translate_ip({local, P}, local) -> {local, local_path(P)};
 translate_ip(IP, _) -> IP.
+
+%% @doc A unix socket's path as prim_inet encodes it: a binary as it is,
+%% a name in the system's file name encoding.
+-spec local_path(string() | binary()) -> binary().
+local_path(P) when is_binary(P) -> P;
+local_path(P) -> unicode:characters_to_binary(P, file:native_name_encoding()).

@@ -66,6 +66,12 @@ handle_cast(_, St) ->
 handle_info({?GS_POLL_TAG, Port}, #st{port = Port} = St) ->
     drive(Port, 0, ?MAX_ROUNDS),
     {noreply, St};
+handle_info({?GS_EXIT_TAG, Socket}, St) ->
+    %% A socket reported its end ({tcp_closed, S}, exit_on_close): its
+    %% port ends, as inet_drv's does; this call runs in that port's own
+    %% callback, where the driver may end it (see gs_socket.c).
+    catch erlang:port_control(Socket, ?GS_REQ_EXIT, <<>>),
+    {noreply, St};
 handle_info({'EXIT', Port, Reason}, #st{port = Port} = St) ->
     {stop, {pollset_port, Reason}, St};
 handle_info(_, St) ->

@@ -104,10 +104,13 @@ eoc_false_peer_closed_passive(Mod) ->
     ok = Mod:close(C),
     R1 = [Mod:recv(S, 0, 2000), Mod:recv(S, 0, 2000), Mod:recv(S, 0, 2000)],
     R2 = Mod:send(S, <<"after">>),
-    R3 = [inet:peername(S) =:= {error, enotconn} orelse peer_known,
-          element(1, inet:sockname(S))],
+    R3 = [no_port(inet:peername(S)), no_port(inet:sockname(S))],
     [Mod:close(X) || X <- [S, L]],
     [R1, R2, R3].
+
+%% An address without its port number (which differs between the runs).
+no_port({ok, {IP, Port}}) when is_integer(Port) -> {ok, {IP, port}};
+no_port(Other) -> Other.
 
 eoc_false_peer_closed_active(Mod) ->
     {L, C, S} = pair(Mod, [{exit_on_close, false} | ?P]),
@@ -150,7 +153,7 @@ ops_on_listen(Mod) ->
     {ok, L} = Mod:listen(0, ?P),
     R = [Mod:send(L, <<"x">>), Mod:recv(L, 0, 100), inet:peername(L),
          inet:setopts(L, [{active, once}]), inet:getopts(L, [active]),
-         element(1, inet:getstat(L))],
+         inet:getstat(L)],
     Mod:close(L),
     R.
 
@@ -486,7 +489,7 @@ several_accepts_in_one_go(Mod) ->
     {ok, L} = Mod:listen(0, ?P),
     {ok, Port} = inet:port(L),
     Self = self(),
-    [spawn(fun() -> Self ! {accepted, element(1, Mod:accept(L, 3000))} end)
+    [spawn(fun() -> Self ! {accepted, Mod:accept(L, 3000)} end)
      || _ <- lists:seq(1, 8)],
     timer:sleep(50),
     Cs = [element(2, Mod:connect({127, 0, 0, 1}, Port, ?P)) || _ <- lists:seq(1, 8)],

@@ -173,7 +173,7 @@ connect_badarg(Mod) ->
      catch Mod:connect("localhost", 1, [], -5),
      catch Mod:connect("localhost", 1, [], foo),
      catch Mod:connect("nonexistent.invalid", 1, []),
-     element(1, element(2, catch Mod:connect("localhost", 1, not_a_list)))].
+     catch Mod:connect("localhost", 1, not_a_list)].
 
 connect_hostname(Mod) ->
     {ok, L} = Mod:listen(0, [{ip, {127, 0, 0, 1}} | ?P]),
@@ -328,7 +328,7 @@ controlling_process_badarg(Mod) ->
     {L, C, S} = pair(Mod, ?P),
     R = (catch Mod:controlling_process(S, foo)),
     [Mod:close(Y) || Y <- [C, S, L]],
-    element(1, R).
+    R.
 
 %%% ---- options ---------------------------------------------------------------
 
@@ -531,7 +531,7 @@ shutdown_badarg(Mod) ->
     {L, C, S} = pair(Mod, ?P),
     R = (catch Mod:shutdown(C, sideways)),
     [Mod:close(X) || X <- [C, S, L]],
-    element(1, R).
+    R.
 
 recv_concurrent(Mod) ->
     {L, C, S} = pair(Mod, ?P),
@@ -602,8 +602,8 @@ gen_tcp_funs_on_socket(Mod) ->
 
 recv_bad_args(Mod) ->
     {L, C, S} = pair(Mod, ?P),
-    R = [element(1, catch Mod:recv(S, -1, 0)), element(1, catch Mod:recv(S, foo, 0)),
-         element(1, catch Mod:recv(S, 0, foo)), Mod:recv(L, 0, 10)],
+    R = [catch Mod:recv(S, -1, 0), catch Mod:recv(S, foo, 0),
+         catch Mod:recv(S, 0, foo), Mod:recv(L, 0, 10)],
     [Mod:close(X) || X <- [C, S, L]],
     R.
 
@@ -653,7 +653,7 @@ many_acceptors(Mod) ->
     {ok, L} = Mod:listen(0, ?P),
     {ok, Port} = inet:port(L),
     Self = self(),
-    [spawn(fun() -> Self ! {acc, element(1, Mod:accept(L, 5000))} end)
+    [spawn(fun() -> Self ! {acc, Mod:accept(L, 5000)} end)
      || _ <- lists:seq(1, 5)],
     timer:sleep(50),
     Cs = [element(2, Mod:connect({127, 0, 0, 1}, Port, ?P)) || _ <- lists:seq(1, 5)],
