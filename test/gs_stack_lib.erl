@@ -5,7 +5,7 @@
 %% on gen_tcp that reads responses as bytes.
 -module(gs_stack_lib).
 
--export([thirdparty/0, repo_root/0,
+-export([thirdparty/0, repo_root/0, stop_child/2,
          http_exchange/2, read_response/2, read_all/2, normalise/1]).
 
 %%% ---- the third-party libraries --------------------------------------------
@@ -121,3 +121,26 @@ normalise(Bin) when is_binary(Bin) ->
                [global, {return, binary}, caseless]);
 normalise(Other) ->
     Other.
+
+%%% ---- the init:stop child node -------------------------------------------------
+
+%% Runs in a child VM (gen_socket_cowboy_stop_tests): starts gen_socket
+%% and cowboy in the order given, a cowboy listener on Transport, prints
+%% "READY <port>", and calls init:stop() when a line arrives on stdin.
+stop_child(Order, Transport) ->
+    Apps = case Order of
+               gen_socket_first -> [gen_socket, cowboy];
+               cowboy_first -> [cowboy, gen_socket]
+           end,
+    [{ok, _} = application:ensure_all_started(A) || A <- Apps],
+    Routes = cowboy_router:compile([{'_', [{"/hello", gen_socket_cowboy_tests, hello}]}]),
+    {ok, _} = ranch:start_listener(stop_test, Transport,
+                                   #{socket_opts => [{ip, {127, 0, 0, 1}}, {port, 0}]},
+                                   cowboy_clear, #{env => #{dispatch => Routes}}),
+    io:format("READY ~p~n", [ranch:get_port(stop_test)]),
+    spawn(fun() ->
+                  _ = io:get_line(""),
+                  io:format("STOPPING~n"),
+                  init:stop()
+          end),
+    ok.
