@@ -10,8 +10,17 @@
 
 %%% ---- the third-party libraries --------------------------------------------
 
+%% The directory above this beam that holds gen_socket.app.src (the
+%% beam is in test/, or in bench/bin/ for the benchmark).
 repo_root() ->
-    filename:dirname(filename:dirname(filename:absname(code:which(?MODULE)))).
+    root_above(filename:dirname(filename:absname(code:which(?MODULE)))).
+
+root_above("/") -> erlang:error(no_repo_root);
+root_above(Dir) ->
+    case filelib:is_file(filename:join(Dir, "gen_socket.app.src")) of
+        true -> Dir;
+        false -> root_above(filename:dirname(Dir))
+    end.
 
 %% Builds ranch, cowlib and cowboy once per pinned version set and OTP
 %% (a directory named by their hash; a half-built one is never seen:
