@@ -41,7 +41,9 @@ cases() ->
      || {_, V, M} <- matrix([x])] ++
     [{"ssl API around a connection, side by side with gen_tcp ("
       ++ atom_to_list(V) ++ ")",
-      fun(Dir) -> side_by_side(Dir, V) end} || V <- ['tlsv1.2', 'tlsv1.3']].
+      fun(Dir) -> side_by_side(Dir, V) end} || V <- ['tlsv1.2', 'tlsv1.3']] ++
+    [{"ssl failures, side by side with gen_tcp (" ++ atom_to_list(V) ++ ")",
+      fun(Dir) -> failures_side_by_side(Dir, V) end} || V <- ['tlsv1.2', 'tlsv1.3']].
 
 matrix(Apis) ->
     [{A, V, M} || A <- Apis, V <- ['tlsv1.2', 'tlsv1.3'], M <- [passive, active]].
@@ -56,6 +58,11 @@ setup() ->
         " -keyout " ++ Dir ++ "/key.pem -out " ++ Dir ++ "/cert.pem"
         " >" ++ Dir ++ "/req.log 2>&1; echo $?",
     "0\n" = os:cmd(Cmd),
+    %% a CA that did not sign cert.pem
+    Other = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other"
+        " -keyout " ++ Dir ++ "/other-key.pem -out " ++ Dir ++ "/other.pem"
+        " >>" ++ Dir ++ "/req.log 2>&1; echo $?",
+    "0\n" = os:cmd(Other),
     Dir.
 
 cleanup(Dir) ->
@@ -333,6 +340,53 @@ api_scenario(Mod, Dir, V) ->
      {trackers, length(Trackers)}, {listen_close, LClose},
      {trackers_down, TrackersDown}, {accept_after_close, AfterClose},
      {close, Close}].
+
+%% Handshakes that fail, and timeouts, through the transport.
+failures_side_by_side(Dir, V) ->
+    {T, S} = gs_test_lib:same(fun(Mod) -> failures_scenario(Mod, Dir, V) end),
+    ?assertEqual([], [{K, A, B} || {{K, A}, {K, B}} <- lists:zip(T, S), A =/= B]),
+    ?assertEqual(T, S).
+
+failures_scenario(Mod, Dir, V) ->
+    Self = self(),
+    %% a TCP server that accepts and closes at once
+    {ok, PL} = Mod:listen(0, [binary, {active, false}, {ip, {127, 0, 0, 1}}]),
+    {ok, PPort} = inet:port(PL),
+    spawn_link(fun() -> {ok, A} = Mod:accept(PL, 5000), Mod:close(A) end),
+    ClosedByPeer = ssl:connect({127, 0, 0, 1}, PPort, [cb(Mod) | client_opts(V)], 5000),
+    Mod:close(PL),
+    {ok, L} = ssl:listen(0, [cb(Mod), binary, {active, false}, {reuseaddr, true},
+                             {ip, {127, 0, 0, 1}} | server_opts(Dir, V)]),
+    {ok, {_, Port}} = ssl:sockname(L),
+    AcceptTimeout = ssl:transport_accept(L, 50),
+    %% a silent client: the handshake times out
+    {ok, Silent} = gen_tcp:connect({127, 0, 0, 1}, Port, [binary, {active, false}]),
+    {ok, T1} = ssl:transport_accept(L, 5000),
+    HandshakeTimeout = ssl:handshake(T1, 200),
+    gen_tcp:close(Silent),
+    %% a client that speaks HTTP: the server answers with an alert
+    {ok, Http} = gen_tcp:connect({127, 0, 0, 1}, Port, [binary, {active, false}]),
+    ok = gen_tcp:send(Http, <<"GET / HTTP/1.0\r\n\r\n">>),
+    {ok, T2} = ssl:transport_accept(L, 5000),
+    NotTls = ssl:handshake(T2, 5000),
+    HttpGot = gs_stack_lib:read_all(Http, []),
+    gen_tcp:close(Http),
+    %% a client that does not trust the certificate: both ends fail
+    spawn_link(fun() ->
+                       R = ssl:connect({127, 0, 0, 1}, Port,
+                                       [cb(Mod), {verify, verify_peer},
+                                        {cacertfile, Dir ++ "/other.pem"},
+                                        {versions, [V]}], 5000),
+                       Self ! {untrusting, R}
+               end),
+    {ok, T3} = ssl:transport_accept(L, 5000),
+    ServerSide = ssl:handshake(T3, 5000),
+    ClientSide = receive {untrusting, CR} -> CR after 10000 -> timeout end,
+    ok = ssl:close(L),
+    [{closed_by_peer, ClosedByPeer}, {accept_timeout, AcceptTimeout},
+     {handshake_timeout, HandshakeTimeout}, {not_tls, NotTls},
+     {alert_bytes_to_http_client, HttpGot},
+     {untrusted_server_side, ServerSide}, {untrusted_client_side, ClientSide}].
 
 %% The pids of ssl's listen trackers (each monitors the transport's
 %% listen socket and must end when it closes).
