@@ -79,12 +79,7 @@ client_opts(V) ->
 %%% ---- gen_socket client, openssl s_server ----------------------------------
 
 client_vs_s_server(Dir, Api, V, Mode) ->
-    Port = free_port(),
-    Peer = openssl(Dir, ["s_server", "-quiet", "-naccept", "1",
-                         "-accept", "127.0.0.1:" ++ integer_to_list(Port),
-                         "-cert", Dir ++ "/cert.pem", "-key", Dir ++ "/key.pem",
-                         vsn_flag(V)]),
-    ok = await_listen(Port, 250),
+    {Port, Peer} = s_server(Dir, V, 3),
     Opts = [cb(gen_socket), binary, {active, active(Mode)} | client_opts(V)],
     {ok, S} = case Api of
                   connect3 -> ssl:connect("localhost", Port, Opts);
@@ -412,9 +407,8 @@ peer_exit(Peer) ->
     receive
         {Peer, {exit_status, St}} -> {exit_status, St}
     after 30000 ->
-            {os_pid, Pid} = erlang:port_info(Peer, os_pid),
-            os:cmd("kill " ++ integer_to_list(Pid)),
-            {still_running_after_close, Pid}
+            kill(Peer),
+            still_running_after_close
     end.
 
 free_port() ->
@@ -423,15 +417,44 @@ free_port() ->
     ok = gen_tcp:close(L),
     Port.
 
+%% An s_server on a free loopback port, listening.  The port is free
+%% when chosen; if something takes it before s_server binds, s_server
+%% exits and another port is tried.
+s_server(Dir, V, Tries) ->
+    Port = free_port(),
+    Peer = openssl(Dir, ["s_server", "-quiet", "-naccept", "1",
+                         "-accept", "127.0.0.1:" ++ integer_to_list(Port),
+                         "-cert", Dir ++ "/cert.pem", "-key", Dir ++ "/key.pem",
+                         vsn_flag(V)]),
+    case await_listen(Peer, Port, 250) of
+        ok -> {Port, Peer};
+        exited when Tries > 1 -> s_server(Dir, V, Tries - 1);
+        Error -> erlang:error({s_server, Error})
+    end.
+
 %% `openssl s_server -quiet' prints nothing when it listens (its ACCEPT
 %% line goes to a null BIO) and a probing connect would use up its one
-%% accept, so the listening state is read from /proc/net/tcp.
-await_listen(_Port, 0) ->
-    {error, s_server_not_listening};
-await_listen(Port, N) ->
+%% accept, so the listening state is read from /proc/net/tcp, every
+%% 20 ms until it shows (or the peer exits).
+await_listen(Peer, _Port, 0) ->
+    kill(Peer),
+    not_listening;
+await_listen(Peer, Port, N) ->
     {ok, Tab} = file:read_file("/proc/net/tcp"),
     Key = iolist_to_binary(io_lib:format(":~4.16.0B 00000000:0000 0A", [Port])),
     case binary:match(Tab, Key) of
-        nomatch -> timer:sleep(20), await_listen(Port, N - 1);
-        _ -> ok
+        nomatch ->
+            receive
+                {Peer, {exit_status, _}} -> exited
+            after 20 ->
+                    await_listen(Peer, Port, N - 1)
+            end;
+        _ ->
+            ok
+    end.
+
+kill(Peer) ->
+    case erlang:port_info(Peer, os_pid) of
+        {os_pid, Pid} -> os:cmd("kill " ++ integer_to_list(Pid));
+        undefined -> ok
     end.
