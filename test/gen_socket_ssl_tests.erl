@@ -324,6 +324,12 @@ api_scenario(Mod, Dir, V) ->
     AfterClose = ssl:transport_accept(L, 100),
     Client ! close,
     Close = ssl:close(S),
+    %% a second listen socket: handed to another owner and shut down
+    {ok, L2} = ssl:listen(0, [cb(Mod), {ip, {127, 0, 0, 1}} | server_opts(Dir, V)]),
+    LCP = ssl:controlling_process(L2, spawn_link(fun() -> receive stop -> ok end end)),
+    LStat = [K || {K, _} <- element(2, ssl:getstat(L2, [recv_oct, send_oct]))],
+    LShut = ssl:shutdown(L2, read_write),
+    LClose2 = ssl:close(L2),
     [{listen_ip, LIP}, {listen_getopts, LOpts}, {listen_setopts, LSet},
      {listen_getopts2, LOpts2}, {listen_setopts2, LSet2}, {listen_recv, LRecv},
      {peer_ip, PeerIP}, {names_agree, CName =:= {ok, {PeerIP, PeerPort}}},
@@ -334,7 +340,8 @@ api_scenario(Mod, Dir, V) ->
      {end_of_stream, EndOfStream}, {client, ClientDone},
      {trackers, length(Trackers)}, {listen_close, LClose},
      {trackers_down, TrackersDown}, {accept_after_close, AfterClose},
-     {close, Close}].
+     {close, Close}, {listen_controlling_process, LCP}, {listen_getstat, LStat},
+     {listen_shutdown, LShut}, {listen_close2, LClose2}].
 
 %% Handshakes that fail, and timeouts, through the transport.
 failures_side_by_side(Dir, V) ->
