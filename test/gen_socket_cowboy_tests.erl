@@ -29,6 +29,8 @@ cowboy_test_() ->
               {timeout, 120, {"10 MiB response body", fun() -> big_down(Ctx) end}},
               {timeout, 60, {"PROXY header (recv_proxy_header, unrecv)",
                              fun() -> proxy_header(Ctx) end}},
+              {timeout, 60, {"listener suspended and resumed, connections kept",
+                             fun() -> suspend_resume(Ctx) end}},
               {timeout, 60, {"static files through sendfile",
                              fun() -> static_files(Ctx) end}},
               {timeout, 60, {"transport sendfile/2,4,5, side by side with ranch_tcp",
@@ -222,6 +224,45 @@ proxy_header(Ctx) ->
     %% a malformed header: the connection is closed without a response
     Bad = ["PROXY NONSENSE\r\n", req_get("/proxy", close())],
     ?assertEqual(<<>>, same(Ctx, fun(Port) -> gs_stack_lib:http_exchange(Port, Bad) end, true)).
+
+%% ranch:suspend_listener/1 closes the listen socket (acceptors and
+%% all), resume_listener/1 listens again; connections already accepted
+%% go on being served throughout.
+suspend_resume(_Ctx) ->
+    [Tcp, Gs] = [gs_test_lib:run(T, fun suspend_scenario/1) || T <- ?TRANSPORTS],
+    ?assertEqual([], [{K, A, B} || {{K, A}, {K, B}} <- lists:zip(Tcp, Gs), A =/= B]),
+    ?assertEqual(Tcp, Gs),
+    ?assertEqual({ok, <<"hello">>}, proplists:get_value(after_resume, Tcp)).
+
+suspend_scenario(T) ->
+    Ref = {?MODULE, suspend, T},
+    Routes = cowboy_router:compile([{'_', [{"/hello", ?MODULE, hello}]}]),
+    {ok, _} = ranch:start_listener(Ref, T, #{socket_opts => [{ip, {127, 0, 0, 1}}, {port, 0}]},
+                                   cowboy_clear, #{env => #{dispatch => Routes}}),
+    Port = ranch:get_port(Ref),
+    {ok, Kept} = gen_tcp:connect({127, 0, 0, 1}, Port, [binary, {active, false}]),
+    Before = hello(Kept),
+    Suspend = ranch:suspend_listener(Ref),
+    Status = ranch:get_status(Ref),
+    %% (no connect to the old port here: the listen socket closes when
+    %% its owner's exit reaches it, after suspend_listener returns, and a
+    %% connect in between is refused or reset, on ranch_tcp too)
+    PortWhileSuspended = ranch:get_port(Ref),
+    WhileSuspended = hello(Kept),
+    Resume = ranch:resume_listener(Ref),
+    Status2 = ranch:get_status(Ref),
+    {ok, New} = gen_tcp:connect({127, 0, 0, 1}, ranch:get_port(Ref), [binary, {active, false}]),
+    AfterResume = hello(New),
+    Stop = ranch:stop_listener(Ref),
+    KeptAfterStop = gen_tcp:recv(Kept, 0, 5000),
+    [{before, Before}, {suspend, Suspend}, {status, Status}, {port, PortWhileSuspended},
+     {while_suspended, WhileSuspended}, {resume, Resume}, {status2, Status2},
+     {after_resume, AfterResume}, {stop, Stop}, {kept_after_stop, KeptAfterStop}].
+
+hello(C) ->
+    ok = gen_tcp:send(C, req_get("/hello")),
+    {R, <<>>} = gs_stack_lib:read_response(C, <<>>),
+    {status(R) =:= <<"HTTP/1.1 200 OK">> andalso ok, body(R)}.
 
 %% cowboy_static answers with a sendfile body: Transport:sendfile/4.
 static_files(#{file := File} = Ctx) ->
