@@ -355,10 +355,10 @@ failures_scenario(Mod, Dir, V) ->
     {ok, PL} = Mod:listen(0, [binary, {active, false}, {ip, {127, 0, 0, 1}}]),
     {ok, PPort} = inet:port(PL),
     spawn_link(fun() -> {ok, A} = Mod:accept(PL, 5000), Mod:close(A) end),
-    ClosedByPeer = ssl:connect({127, 0, 0, 1}, PPort, [cb(Mod) | client_opts(V)], 5000),
+    ClosedByPeer = ssl:connect({127, 0, 0, 1}, PPort, [cb(Mod), quiet() | client_opts(V)], 5000),
     Mod:close(PL),
     {ok, L} = ssl:listen(0, [cb(Mod), binary, {active, false}, {reuseaddr, true},
-                             {ip, {127, 0, 0, 1}} | server_opts(Dir, V)]),
+                             {ip, {127, 0, 0, 1}}, quiet() | server_opts(Dir, V)]),
     {ok, {_, Port}} = ssl:sockname(L),
     AcceptTimeout = ssl:transport_accept(L, 50),
     %% a silent client: the handshake times out
@@ -376,7 +376,7 @@ failures_scenario(Mod, Dir, V) ->
     %% a client that does not trust the certificate: both ends fail
     spawn_link(fun() ->
                        R = ssl:connect({127, 0, 0, 1}, Port,
-                                       [cb(Mod), {verify, verify_peer},
+                                       [cb(Mod), quiet(), {verify, verify_peer},
                                         {cacertfile, Dir ++ "/other.pem"},
                                         {versions, [V]}], 5000),
                        Self ! {untrusting, R}
@@ -389,6 +389,9 @@ failures_scenario(Mod, Dir, V) ->
      {handshake_timeout, HandshakeTimeout}, {not_tls, NotTls},
      {alert_bytes_to_http_client, HttpGot},
      {untrusted_server_side, ServerSide}, {untrusted_client_side, ClientSide}].
+
+%% The alerts these cases provoke are expected: not logged.
+quiet() -> {log_level, none}.
 
 %% The pids of ssl's listen trackers (each monitors the transport's
 %% listen socket and must end when it closes).
