@@ -29,6 +29,8 @@ cowboy_test_() ->
               {timeout, 120, {"10 MiB response body", fun() -> big_down(Ctx) end}},
               {timeout, 60, {"PROXY header (recv_proxy_header, unrecv)",
                              fun() -> proxy_header(Ctx) end}},
+              {timeout, 120, {"200 concurrent keep-alive clients",
+                              fun() -> concurrent(Ctx) end}},
               {timeout, 60, {"listener suspended and resumed, connections kept",
                              fun() -> suspend_resume(Ctx) end}},
               {timeout, 60, {"static files through sendfile",
@@ -224,6 +226,33 @@ proxy_header(Ctx) ->
     %% a malformed header: the connection is closed without a response
     Bad = ["PROXY NONSENSE\r\n", req_get("/proxy", close())],
     ?assertEqual(<<>>, same(Ctx, fun(Port) -> gs_stack_lib:http_exchange(Port, Bad) end, true)).
+
+%% 200 clients at once, each 20 requests on its own keep-alive
+%% connection (echoing a body of its own): every answer right, on both.
+concurrent(Ctx) ->
+    [?assertEqual({200, 0}, run_clients(port(Ctx, T, false), 200, 20)) || T <- ?TRANSPORTS].
+
+run_clients(Port, N, Reqs) ->
+    Self = self(),
+    Pids = [spawn_link(fun() -> Self ! {client, self(), client(Port, I, Reqs)} end)
+            || I <- lists:seq(1, N)],
+    Results = [receive {client, P, R} -> R after 60000 -> timeout end || P <- Pids],
+    {length([ok || ok <- Results]), length([R || R <- Results, R =/= ok])}.
+
+client(Port, I, Reqs) ->
+    {ok, C} = gen_tcp:connect({127, 0, 0, 1}, Port, [binary, {active, false}]),
+    Bodies = [list_to_binary(io_lib:format("client ~b request ~b ~s", [I, J, lists:duplicate(J * 97, $x)]))
+              || J <- lists:seq(1, Reqs)],
+    Got = lists:foldl(fun(Body, {Acc, Buf}) ->
+                              ok = gen_tcp:send(C, post("/echo", Body)),
+                              {R, Rest} = gs_stack_lib:read_response(C, Buf),
+                              {[body(R) | Acc], Rest}
+                      end, {[], <<>>}, Bodies),
+    ok = gen_tcp:close(C),
+    case lists:reverse(element(1, Got)) of
+        Bodies -> ok;
+        Other -> {wrong, I, length(Other)}
+    end.
 
 %% ranch:suspend_listener/1 closes the listen socket (acceptors and
 %% all), resume_listener/1 listens again; connections already accepted
