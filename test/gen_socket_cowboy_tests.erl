@@ -33,7 +33,9 @@ cowboy_test_() ->
                               fun() -> concurrent(Ctx) end}},
               {timeout, 60, {"listener suspended and resumed, connections kept",
                              fun() -> suspend_resume(Ctx) end}},
-              {timeout, 60, {"static files through sendfile",
+              {timeout, 120, {"HTTP/2 (prior knowledge): hello, echo, 10 MiB down",
+                              fun() -> http2(Ctx) end}},
+              {timeout, 60, {"static files through sendfile (HTTP/1.1 and HTTP/2)",
                              fun() -> static_files(Ctx) end}},
               {timeout, 60, {"transport sendfile/2,4,5, side by side with ranch_tcp",
                              fun() -> transport_sendfile(Ctx) end}}]
@@ -293,6 +295,88 @@ hello(C) ->
     {R, <<>>} = gs_stack_lib:read_response(C, <<>>),
     {status(R) =:= <<"HTTP/1.1 200 OK">> andalso ok, body(R)}.
 
+%% cowboy_clear takes HTTP/2 with prior knowledge: cowboy_http2 on the
+%% transport ({active, N}, flow control, many streams on one socket).
+%% The client is cowlib's frame and HPACK codec on gen_tcp.
+http2(#{big := Big} = Ctx) ->
+    Echo = crypto:strong_rand_bytes(50000),
+    Reqs = [{<<"GET">>, <<"/hello">>, <<>>}, {<<"POST">>, <<"/echo">>, Echo},
+            {<<"GET">>, <<"/missing">>, <<>>}, {<<"GET">>, <<"/big">>, <<>>}],
+    R = same(Ctx, fun(Port) -> h2_exchange(Port, Reqs) end),
+    ?assertEqual([<<"200">>, <<"200">>, <<"404">>, <<"200">>],
+                 [proplists:get_value(<<":status">>, H) || {_, H, _} <- R]),
+    [{1, _, Hello}, {3, _, Echoed}, {5, _, _}, {7, _, BigGot}] = R,
+    ?assertEqual(<<"hello">>, Hello),
+    ?assert(Echoed =:= Echo),
+    ?assert(BigGot =:= Big).
+
+%% Sends the requests on streams 1, 3, 5, ... of one connection and
+%% reads until every stream has ended: [{StreamID, Headers, Body}]
+%% (headers without date), with WINDOW_UPDATEs for what arrives.
+h2_exchange(Port, Reqs) ->
+    {ok, C} = gen_tcp:connect({127, 0, 0, 1}, Port, [binary, {active, false}]),
+    {Frames, _} = lists:foldl(
+                    fun({{M, Path, Body}, Id}, {Acc, HP}) ->
+                            Hs = [{<<":method">>, M}, {<<":scheme">>, <<"http">>},
+                                  {<<":authority">>, <<"localhost">>}, {<<":path">>, Path}]
+                                ++ [{<<"content-length">>, integer_to_binary(byte_size(Body))}
+                                    || Body =/= <<>>],
+                            {Block, HP2} = cow_hpack:encode(Hs, HP),
+                            Fin = case Body of <<>> -> fin; _ -> nofin end,
+                            F = [cow_http2:headers(Id, Fin, Block) | h2_data(Id, Body)],
+                            {[Acc, F], HP2}
+                    end, {[], cow_hpack:init()},
+                    lists:zip(Reqs, lists:seq(1, 2 * length(Reqs), 2))),
+    ok = gen_tcp:send(C, ["PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+                          cow_http2:settings(#{}), Frames]),
+    Streams = h2_read(C, <<>>, cow_hpack:init(), #{}, length(Reqs)),
+    ok = gen_tcp:close(C),
+    [{Id, [H || {K, _} = H <- Hs, K =/= <<"date">>], iolist_to_binary(B)}
+     || {Id, {Hs, B, fin}} <- lists:sort(maps:to_list(Streams))].
+
+%% DATA frames of at most 16 KiB (the default SETTINGS_MAX_FRAME_SIZE).
+h2_data(_Id, <<>>) -> [];
+h2_data(Id, <<D:16384/binary, Rest/binary>>) when Rest =/= <<>> ->
+    [cow_http2:data(Id, nofin, D) | h2_data(Id, Rest)];
+h2_data(Id, D) -> [cow_http2:data(Id, fin, D)].
+
+h2_read(_C, _Buf, _HP, Streams, 0) ->
+    Streams;
+h2_read(C, Buf, HP, Streams, Open) ->
+    case cow_http2:parse(Buf) of
+        {ok, Frame, Rest} ->
+            {HP2, Streams2, Ended} = h2_frame(C, Frame, HP, Streams),
+            h2_read(C, Rest, HP2, Streams2, Open - Ended);
+        {ignore, Rest} ->
+            h2_read(C, Rest, HP, Streams, Open);
+        more ->
+            {ok, D} = gen_tcp:recv(C, 0, 30000),
+            h2_read(C, <<Buf/binary, D/binary>>, HP, Streams, Open);
+        Error ->
+            erlang:error({h2, Error})
+    end.
+
+h2_frame(C, {settings, _}, HP, Streams) ->
+    ok = gen_tcp:send(C, cow_http2:settings_ack()),
+    {HP, Streams, 0};
+h2_frame(_C, {headers, Id, Fin, head_fin, Block}, HP, Streams) ->
+    {Hs, HP2} = cow_hpack:decode(Block, HP),
+    {HP2, Streams#{Id => {Hs, [], Fin}}, ended(Fin)};
+h2_frame(C, {data, Id, Fin, D}, HP, Streams) ->
+    [ok = gen_tcp:send(C, [cow_http2:window_update(byte_size(D)),
+                           cow_http2:window_update(Id, byte_size(D))])
+     || byte_size(D) > 0, Fin =:= nofin],
+    #{Id := {Hs, Acc, nofin}} = Streams,
+    {HP, Streams#{Id => {Hs, [Acc, D], Fin}}, ended(Fin)};
+h2_frame(_C, Frame, HP, Streams) when element(1, Frame) =:= window_update;
+                                      Frame =:= settings_ack ->
+    {HP, Streams, 0};
+h2_frame(_C, Frame, _HP, _Streams) ->
+    erlang:error({unexpected_h2_frame, Frame}).
+
+ended(fin) -> 1;
+ended(nofin) -> 0.
+
 %% cowboy_static answers with a sendfile body: Transport:sendfile/4.
 static_files(#{file := File} = Ctx) ->
     Reqs = [req_get("/static/small.txt"),
@@ -304,7 +388,14 @@ static_files(#{file := File} = Ctx) ->
     ?assertEqual([<<"200 OK">>, <<"206 Partial Content">>, <<"200 OK">>], statuses(R)),
     ?assertNotEqual(nomatch, binary:match(R, <<"\r\n\r\nsmall file\n">>)),
     ?assertNotEqual(nomatch, binary:match(R, binary:part(File, 100, 1000000))),
-    ?assert(binary:part(R, byte_size(R) - ?FILE_SIZE, ?FILE_SIZE) =:= File).
+    ?assert(binary:part(R, byte_size(R) - ?FILE_SIZE, ?FILE_SIZE) =:= File),
+    %% and over HTTP/2 (cowboy_http2 sends the file with sendfile too)
+    H2 = same(Ctx, fun(Port) ->
+                           h2_exchange(Port, [{<<"GET">>, <<"/static/file.bin">>, <<>>}])
+                   end),
+    [{1, H2Headers, H2Body}] = H2,
+    ?assertEqual(<<"200">>, proplists:get_value(<<":status">>, H2Headers)),
+    ?assert(H2Body =:= File).
 
 %%% ---- the transport callbacks, side by side ------------------------------------
 
