@@ -8,7 +8,7 @@ ERL  ?= erl
 ERLC ?= erlc
 CC   ?= gcc
 
-DEB_PACKAGES := erlang-nox erlang-dev erlang-eunit libev-dev gcc make
+DEB_PACKAGES := erlang-nox erlang-dev erlang-eunit libev-dev gcc make erlang-ssl openssl
 
 # Found lazily (erl may be missing until `make deps` installed it), once.
 ERTS_INCLUDE = $(eval ERTS_INCLUDE := $(shell $(ERL) -noshell -eval 'io:format("~s/erts-~s/include", [code:root_dir(), erlang:system_info(version)]), halt().' 2>/dev/null))$(ERTS_INCLUDE)

@@ -20,9 +20,13 @@ else
     need erlang-eunit
 fi
 [ -f /usr/include/ev.h ] || [ -f /usr/local/include/ev.h ] || need libev-dev
-# Optional, asked for by name (make bench): gnuplot-nox
+# Asked for by name: erlang-ssl and openssl (make test: the TLS suite),
+# gnuplot-nox and wrk (make bench)
 for p in "$@"; do
     [ "$p" = gnuplot-nox ] && { command -v gnuplot >/dev/null 2>&1 || need gnuplot-nox; }
+    [ "$p" = wrk ] && { command -v wrk >/dev/null 2>&1 || need wrk; }
+    [ "$p" = openssl ] && { command -v openssl >/dev/null 2>&1 || need openssl; }
+    [ "$p" = erlang-ssl ] && { erl -noshell -eval 'case code:lib_dir(ssl) of {error, _} -> halt(1); _ -> halt(0) end.' >/dev/null 2>&1 || need erlang-ssl; }
 done
 
 [ -z "$missing" ] && exit 0

@@ -12,7 +12,7 @@
          send/2, recv/2, recv/3, unrecv/2, close/1, shutdown/2,
          sendfile/2, sendfile/5,
          controlling_process/2, setopts/2, getopts/2,
-         peername/1, sockname/1, getstat/1, getstat/2,
+         peername/1, sockname/1, port/1, getstat/1, getstat/2,
          socket_info/2, info/0]).
 
 -include("gen_socket_int.hrl").
@@ -357,6 +357,12 @@ peername(S) ->
                       {error, atom()}.
 sockname(S) ->
     inet:sockname(S).
+
+%% @doc The local port number, as inet:port/1 (OTP ssl calls it on its
+%% transport module, cb_info).
+-spec port(socket()) -> {ok, inet:port_number()} | {error, atom()}.
+port(S) ->
+    inet:port(S).
 
 -spec getstat(socket()) -> {ok, [{atom(), integer()}]} | {error, atom()}.
 getstat(S) ->
