@@ -313,9 +313,9 @@ socket_info(S, Key) when is_port(S), (Key =:= pollset orelse Key =:= scheduler) 
 %% scheduler side, watcher wake-ups and socket events handled.
 -spec info() -> [[{atom(), non_neg_integer()}]].
 info() ->
-    case ensure_started() of
-        ok -> gen_socket_sup:pollset_info();
-        {error, _} -> []
+    case whereis(gen_socket_sup) =/= undefined orelse ensure_started() of
+        {error, _} -> [];
+        _ -> gen_socket_sup:pollset_info()
     end.
 
 %%% ---- internals ----------------------------------------------------------
@@ -383,20 +383,17 @@ start_then(Fun) ->
 %% a stopped gen_socket must not bring it back during init:stop/0 (the
 %% controller, busy stopping, would never answer); those calls get
 %% {error, closed}, as on a closed socket.
+%% A start in progress makes the controller hold the other callers until
+%% it is done, so whoever returns from here finds the pollsets running.
 ensure_started() ->
-    case whereis(gen_socket_sup) of
-        Pid when is_pid(Pid) ->
-            ok;
-        undefined ->
-            case node_stopping() of
-                true ->
-                    {error, closed};
-                false ->
-                    case catch application:start(gen_socket) of
-                        ok -> ok;
-                        {error, {already_started, gen_socket}} -> ok;
-                        Other -> not_started(Other)
-                    end
+    case node_stopping() of
+        true ->
+            {error, closed};
+        false ->
+            case catch application:start(gen_socket) of
+                ok -> ok;
+                {error, {already_started, gen_socket}} -> ok;
+                Other -> not_started(Other)
             end
     end.
 
