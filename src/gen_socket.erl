@@ -334,14 +334,12 @@ with_open(Family, Fd, SockOpts, Fun) ->
     end.
 
 open(Family, Fd, SockOpts, Retries) ->
-    case catch erlang:open_port({spawn_driver, ?GS_DRIVER}, [binary]) of
-        S when is_port(S) ->
-            open_socket(S, Family, Fd, SockOpts, Retries);
-        {'EXIT', {badarg, _}} when Retries > 0 ->
+    try erlang:open_port({spawn_driver, ?GS_DRIVER}, [binary]) of
+        S -> open_socket(S, Family, Fd, SockOpts, Retries)
+    catch
+        error:badarg when Retries > 0 ->
             %% The driver is not loaded: nobody started us yet.
-            start_then(fun() -> open(Family, Fd, SockOpts, Retries - 1) end);
-        {'EXIT', Reason} ->
-            exit(Reason)
+            start_then(fun() -> open(Family, Fd, SockOpts, Retries - 1) end)
     end.
 
 open_socket(S, Family, Fd, SockOpts, Retries) ->
