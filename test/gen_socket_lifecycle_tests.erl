@@ -292,7 +292,7 @@ app_stop_teardown() ->
         [spawn_waiter(recv, fun() -> gen_socket:recv(PassiveSock, 0) end),
          spawn_waiter(accept, fun() -> gen_socket:accept(L) end),
          spawn_waiter(connect, fun() -> gen_socket:connect({127, 0, 0, 1}, FPort, ?P) end),
-         spawn_waiter(send, fun() -> blocked_send(TPort, TL) end)],
+         spawn_waiter(send, fun() -> sender(TPort) end, fun blocked_send/1)],
     [receive {waiting, W} -> ok end || {W, _} <- Waiters],
     wait_blocked([W || {W, _} <- Waiters]),
     ok = application:stop(gen_socket),
@@ -335,13 +335,25 @@ owner_loop(Acc) ->
     end.
 
 spawn_waiter(Tag, Fun) ->
+    spawn_waiter(Tag, fun() -> none end, fun(none) -> Fun() end).
+
+%% Setup runs before the waiter says it is about to wait in Wait.
+spawn_waiter(Tag, Setup, Wait) ->
     Self = self(),
-    W = spawn_link(fun() -> Self ! {waiting, self()}, Self ! {result, self(), Fun()} end),
+    W = spawn_link(fun() ->
+                           X = Setup(),
+                           Self ! {waiting, self()},
+                           Self ! {result, self(), Wait(X)}
+                   end),
     {W, Tag}.
 
-%% Sends into a connection whose peer never reads until a send blocks.
-blocked_send(TPort, _TL) ->
+%% A connection whose peer never reads.
+sender(TPort) ->
     {ok, C} = gen_socket:connect({127, 0, 0, 1}, TPort, [{send_timeout, infinity} | ?P]),
+    C.
+
+%% Sends until a send blocks (then the pollset goes away).
+blocked_send(C) ->
     Chunk = binary:copy(<<"z">>, 1000000),
     send_until_error(C, Chunk).
 
