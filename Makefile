@@ -1,6 +1,9 @@
 # gen_socket -- GNU Make.
 #   make        build priv/gen_socket_drv.so and ebin/
-#   make test   check/install dependencies, build, run the EUnit suites
+#   make test   check/install dependencies, build, run the EUnit suites:
+#               the whole suite, then a reduced one under each of
+#               TEST_CONFIGS (scheduler layouts, binding policies)
+#   make test-suite TEST_FLAGS="+S 4:2"   the whole suite under erl flags
 #   make bench  the echo benchmark (see bench/)
 #   make test-legacy  build and test on R16B01 in _build/r16b01 (.ci/legacy.sh)
 
@@ -41,7 +44,16 @@ LEGACY_TESTS := gen_socket_compat_tests gen_socket_behaviour_tests \
 LEGACY_ERL   ?= /opt/otp-r16b01/bin/erl
 LEGACY_DIR   ?= _build/r16b01
 
-.PHONY: all deps test test-legacy clean bench bench-quick FORCE
+# Extra erl flags for the whole-suite run (by hand: any +S layout, or
+# "-gen_socket bind_socket_policy N").
+TEST_FLAGS ?=
+# Configurations CI must cover besides the default (issue 8): each runs
+# the reduced suite below (about 80 s on 2 cores).  Quoted, one per word.
+TEST_CONFIGS ?= "+S 4" "+S 4:2" "-gen_socket bind_socket_policy 0" "-gen_socket bind_socket_policy 2"
+TEST_REDUCED ?= gen_socket_compat_tests,gen_socket_behaviour_tests,gen_socket_echo_tests,gen_socket_options_tests,gen_socket_fuzz_tests,gen_socket_engine_tests
+EUNIT_RUN = -noshell -pa ebin -pa test -eval 'R = eunit:test([$(1)], [$(2)]), halt(case R of ok -> 0; _ -> 1 end).'
+
+.PHONY: all deps test test-suite test-configs test-legacy clean bench bench-quick FORCE
 
 all: deps-quiet priv/gen_socket_drv.so $(BEAMS) ebin/gen_socket.app
 
@@ -77,9 +89,18 @@ ebin/gen_socket.app: gen_socket.app.src $(ERL_SRC)
 test/%.beam: test/%.erl .build-erts
 	$(ERLC) $(ERLC_FLAGS) -I src -o test $<
 
-test: deps all $(TEST_BEAMS)
+test: test-suite
+	@$(MAKE) --no-print-directory test-configs
+
+test-suite: deps all $(TEST_BEAMS)
 	@$(MAKE) --no-print-directory -C bench build
-	$(ERL) -noshell -pa ebin -pa test -eval 'R = eunit:test([$(TEST_LIST)], [verbose]), halt(case R of ok -> 0; _ -> 1 end).'
+	$(ERL) $(TEST_FLAGS) $(call EUNIT_RUN,$(TEST_LIST),verbose)
+
+test-configs: all $(TEST_BEAMS)
+	@for c in $(TEST_CONFIGS); do \
+	    echo "== reduced suite under erl $$c"; \
+	    $(ERL) $$c $(call EUNIT_RUN,$(TEST_REDUCED),) || exit 1; \
+	done
 
 # R16B01 (installed from ../shared/legacy/ when missing, or LEGACY_ERL=...),
 # built in $(LEGACY_DIR); runs $(LEGACY_TESTS) on that VM.

@@ -28,6 +28,7 @@
 #define GS_REQ_HANDBACK     102
 #define GS_REQ_INFO         103
 #define GS_REQ_SET_POLICY   104
+#define GS_REQ_ORPHANS      105
 #define GS_REQ_OPEN         110
 #define GS_REQ_BIND         111
 #define GS_REQ_LISTEN       112
@@ -309,6 +310,50 @@ static ErlDrvSSizeT rc_reply(int rc, int err, char **rbuf, ErlDrvSizeT rsize)
     }
 }
 
+/* A socket whose pollset went away (application stop, poller killed)
+ * answers as a closed gen_tcp port.  An fd the teardown did not reach
+ * (the socket was not yet on the pollset's list) is closed here, after
+ * the mutex.  The unlocked read is only a shortcut: every path that
+ * could use the pollset checks ps->dead again under its mutex. */
+static int socket_gone(gs_socket *s)
+{
+    int fd;
+    if (!*(volatile int *)&s->ps->dead) return 0;
+    erl_drv_mutex_lock(s->ps->mtx);
+    fd = s->fd;
+    s->fd = -1;
+    s->state = GS_ST_CLOSED;
+    erl_drv_mutex_unlock(s->ps->mtx);
+    if (fd >= 0) close(fd);
+    return 1;
+}
+
+/* ORPHANS, on a fresh port: {'$gen_socket', Port, [SocketPort]} to the
+ * caller, the ports of sockets whose pollset died, for it to close. */
+static ErlDrvSSizeT take_orphans(gs_port *gp, char **rbuf, ErlDrvSizeT rsize)
+{
+    ErlDrvTermData *v, *spec, me = driver_mk_port(gp->port);
+    size_t n = gs_registry_take_orphans(&v), i, k = 0;
+
+    spec = driver_alloc((2 * n + 12) * sizeof *spec);
+    if (!spec) {
+        if (v) driver_free(v);
+        return reply_err(rbuf, rsize, ENOMEM);
+    }
+    spec[k++] = ERL_DRV_ATOM; spec[k++] = am_gs;
+    spec[k++] = ERL_DRV_PORT; spec[k++] = me;
+    for (i = 0; i < n; i++) {
+        spec[k++] = ERL_DRV_PORT; spec[k++] = v[i];
+    }
+    spec[k++] = ERL_DRV_NIL;
+    spec[k++] = ERL_DRV_LIST; spec[k++] = (ErlDrvTermData)(n + 1);
+    spec[k++] = ERL_DRV_TUPLE; spec[k++] = 3;
+    erl_drv_send_term(me, driver_caller(gp->port), spec, (int)k);
+    driver_free(spec);
+    if (v) driver_free(v);
+    return reply_status(rbuf, rsize, GS_REP_SENT);
+}
+
 static ErlDrvSSizeT socket_control(gs_port *gp, unsigned cmd, const char *buf,
                                    ErlDrvSizeT len, char **rbuf,
                                    ErlDrvSizeT rsize)
@@ -319,6 +364,8 @@ static ErlDrvSSizeT socket_control(gs_port *gp, unsigned cmd, const char *buf,
     socklen_t sl;
     int rc = GS_ERR, err = EINVAL;
 
+    if (cmd != GS_REQ_CANCEL && socket_gone(s))
+        return reply_err(rbuf, rsize, GS_ECLOSED);
     switch (cmd) {
     case GS_REQ_RECV: {
         gs_reply r;
@@ -529,6 +576,8 @@ static ErlDrvSSizeT drv_control(ErlDrvData d, unsigned int command, char *buf,
         set_port_control_flags(gp->port, 0);
         if (gp->kind != GS_PORT_SOCKET)
             return gs_inet_error(EINVAL, rbuf, rsize);
+        if (socket_gone(gp->s))     /* as prim_inet on a closed port */
+            return gs_inet_error(EINVAL, rbuf, rsize);
         gs_socket_lock(gp->s);
         gp->s->owner = driver_connected(gp->port);
         n = gs_inet_control(gp->s, cmd, buf, len, rbuf, rsize,
@@ -548,6 +597,10 @@ static ErlDrvSSizeT drv_control(ErlDrvData d, unsigned int command, char *buf,
         return reply_status(rbuf, rsize, GS_REP_OK);
     case GS_REQ_OPEN:
         return socket_open(gp, buf, len, rbuf, rsize);
+    case GS_REQ_ORPHANS:
+        if (gp->kind != GS_PORT_NEW || len != 0)
+            return reply_err(rbuf, rsize, EINVAL);
+        return take_orphans(gp, rbuf, rsize);
     default:
         break;
     }

@@ -18,6 +18,7 @@
 
 #include "gs_pollset.h"
 #include "gs_socket.h"
+#include "gs_closer.h"
 
 /* Set in the watcher thread only: the invoke callback must know which
  * thread it runs on, or the scheduler would signal itself and hang. */
@@ -78,6 +79,41 @@ static void registry_remove(gs_pollset *ps)
     erl_drv_mutex_lock(reg_mtx);
     if (reg[ps->index] == ps) reg[ps->index] = NULL;
     erl_drv_mutex_unlock(reg_mtx);
+}
+
+/* Ports of sockets whose pollset went away, until a poller closes them.
+ * Guarded by reg_mtx (taken under a pollset mutex: lock order). */
+static ErlDrvTermData *orphans;
+static size_t n_orphans, cap_orphans;
+
+void gs_registry_orphan(ErlDrvTermData port_term)
+{
+    erl_drv_mutex_lock(reg_mtx);
+    if (n_orphans == cap_orphans) {
+        size_t ncap = cap_orphans ? cap_orphans * 2 : 64;
+        ErlDrvTermData *v = driver_realloc(orphans, ncap * sizeof *v);
+        if (v) {
+            orphans = v;
+            cap_orphans = ncap;
+        }
+    }
+    /* Out of memory: the port is not closed for its owner, but it
+     * answers as closed all the same (the pollset is dead). */
+    if (n_orphans < cap_orphans)
+        orphans[n_orphans++] = port_term;
+    erl_drv_mutex_unlock(reg_mtx);
+}
+
+size_t gs_registry_take_orphans(ErlDrvTermData **v)
+{
+    size_t n;
+    erl_drv_mutex_lock(reg_mtx);
+    *v = orphans;
+    n = n_orphans;
+    orphans = NULL;
+    n_orphans = cap_orphans = 0;
+    erl_drv_mutex_unlock(reg_mtx);
+    return n;
 }
 
 gs_pollset *gs_registry_pick(int cur_sched)
@@ -326,26 +362,46 @@ void gs_pollset_wake(gs_pollset *ps)
     } while (w < 0 && errno == EINTR);
 }
 
-/* Poller port stop.  Every socket still attached learns that its waits are
- * over ({error, closed}); the sockets keep their references and release
- * them when their own ports stop.  sig_rd is closed by stop_select if it
- * was selected, here otherwise. */
+/* Poller port stop.  Every socket still attached ends as a gen_tcp socket
+ * whose port dies (gs_socket_pollset_died: waiters, tcp_closed, watchers);
+ * its port is put on the orphan list, for a poller process to close
+ * (gen_socket_poller: the VM's own answers for a closed port then hold).
+ * The sockets keep their references and release them when their ports
+ * stop.  Their fds are closed once the mutex is released and the watcher
+ * joined (rule 12: a close with linger must not hold the pollset).
+ * sig_rd is closed by stop_select if it was selected, here otherwise. */
 void gs_pollset_destroy(gs_pollset *ps)
 {
-    gs_socket *s;
+    gs_socket *s, *next;
+    int *fds = NULL;
+    size_t nfds = 0, cap = 0, i;
 
     registry_remove(ps);
     erl_drv_mutex_lock(ps->mtx);
     ps->stopping = 1;
     ps->dead = 1;
     for (s = ps->sockets; s; s = s->next)
-        gs_socket_pollset_died(s);
+        cap++;
+    if (cap) fds = driver_alloc(cap * sizeof *fds);
+    for (s = ps->sockets; s; s = next) {
+        int fd;
+        next = s->next;
+        if (!s->port_dead) gs_registry_orphan(s->port_term);
+        fd = gs_socket_pollset_died(s);
+        if (fd < 0) continue;
+        if (fds) fds[nfds++] = fd;
+        else gs_close_fd(fd);   /* out of memory: close it here, once */
+    }
+    ps->sockets = NULL;
     ps->state = PS_WATCHING;
     ps->wake_pending = 0;
     gs_pollset_wake(ps);
     erl_drv_cond_broadcast(ps->cond);
     erl_drv_mutex_unlock(ps->mtx);
     erl_drv_thread_join(ps->tid, NULL);
+    for (i = 0; i < nfds; i++)
+        gs_close_fd(fds[i]);    /* a lingering close goes to the closer */
+    if (fds) driver_free(fds);
     if (ps->sig_selected)
         driver_select(ps->port, (ErlDrvEvent)(long)ps->sig_rd,
                       ERL_DRV_READ | ERL_DRV_USE, 0);

@@ -96,6 +96,11 @@ int  gs_registry_policy(void);
 /* Picks a pollset for a new socket by the policy; cur_sched is the
  * caller's scheduler.  Returns it referenced, or NULL if none runs. */
 gs_pollset *gs_registry_pick(int cur_sched);
+/* Socket ports of dead pollsets, to be closed by a poller process:
+ * orphan records one (under a pollset mutex is fine), take hands the
+ * whole list over (the caller driver_free's it). */
+void gs_registry_orphan(ErlDrvTermData port_term);
+size_t gs_registry_take_orphans(ErlDrvTermData **v);
 
 /* Lifecycle, called by the poller port. */
 gs_pollset *gs_pollset_create(int index, ErlDrvPort port);

@@ -1734,15 +1734,44 @@ void gs_socket_stop(gs_socket *s)
     gs_socket_unref(s);
 }
 
-void gs_socket_pollset_died(gs_socket *s)
+/* Pollset teardown (ps->mtx held, poller port context): the socket ends
+ * as a gen_tcp socket whose port dies.  Waiters get {error, closed}, an
+ * active owner {tcp_closed, S}, a close waiting for the queue to drain
+ * its empty_out_q; watchers stop, buffered input and queued output go.
+ * The fd is taken from the socket and returned for the caller to close
+ * after it released the mutex (rule 12); -1 if there is none. */
+int gs_socket_pollset_died(gs_socket *s)
 {
-    fail_waiters(s, s->ps->port_term, GS_ECLOSED);
-    gs_sendfile_abort(s, s->ps->port_term);
+    ErlDrvTermData from = s->ps->port_term;
+    int fd = s->fd;
+
+    fail_waiters(s, from, GS_ECLOSED);
+    gs_sendfile_abort(s, from);
     if (ev_is_active(&s->rio) || ev_is_pending(&s->rio))
         ev_io_stop(s->ps->loop, &s->rio);
     if (ev_is_active(&s->wio) || ev_is_pending(&s->wio))
         ev_io_stop(s->ps->loop, &s->wio);
+    if (!s->port_dead && s->active != GS_PASSIVE && !s->closed_sent &&
+        (s->state == GS_ST_CONNECTED || s->state == GS_ST_EOF)) {
+        notify_simple(s, from, am_tcp_closed);
+        s->closed_sent = 1;
+    }
+    if (s->empty_q_pid) {
+        ErlDrvTermData spec[] = {
+            ERL_DRV_ATOM, am_empty_out_q, ERL_DRV_PORT, s->port_term,
+            ERL_DRV_TUPLE, 2 };
+        send_spec(from, s->empty_q_pid, spec, 6);
+        s->empty_q_pid = 0;
+    }
+    sendq_clear(&s->sq);
+    in_unborrow(s);
+    in_consume(s, in_len(s));
+    s->notify_passive = 0;
+    s->fd = -1;
+    s->state = GS_ST_CLOSED;
     s->attached = 0;
+    s->next = s->prev = NULL;
+    return fd;
 }
 
 /* A status reply from the socket port's own callback (outputv). */

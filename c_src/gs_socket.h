@@ -161,8 +161,9 @@ void gs_socket_serve_ready(gs_socket *s, int what);
 
 /* Port stop: fail waiters, stop watchers, close the fd. */
 void gs_socket_stop(gs_socket *s);
-/* Pollset teardown: fail every waiter (ps->mtx held, poller port ctx). */
-void gs_socket_pollset_died(gs_socket *s);
+/* Pollset teardown (ps->mtx held, poller port ctx): end the socket as a
+ * dying port would; returns the fd to close once the mutex is released. */
+int gs_socket_pollset_died(gs_socket *s);
 
 /* Operation results */
 #define GS_OK      0

@@ -385,7 +385,10 @@ socket_info(S, Key) when is_port(S), (Key =:= pollset orelse Key =:= scheduler) 
 %% scheduler side, watcher wake-ups and socket events handled.
 -spec info() -> [[{atom(), non_neg_integer()}]].
 info() ->
-    gen_socket_sup:pollset_info().
+    case whereis(gen_socket_sup) =/= undefined orelse ensure_started() of
+        {error, _} -> [];
+        _ -> gen_socket_sup:pollset_info()
+    end.
 
 %%% ---- internals ----------------------------------------------------------
 
@@ -403,7 +406,15 @@ with_open(Family, Fd, SockOpts, Fun) ->
     end.
 
 open(Family, Fd, SockOpts, Retries) ->
-    S = erlang:open_port({spawn_driver, ?GS_DRIVER}, [binary]),
+    try erlang:open_port({spawn_driver, ?GS_DRIVER}, [binary]) of
+        S -> open_socket(S, Family, Fd, SockOpts, Retries)
+    catch
+        error:badarg when Retries > 0 ->
+            %% The driver is not loaded: nobody started us yet.
+            start_then(fun() -> open(Family, Fd, SockOpts, Retries - 1) end)
+    end.
+
+open_socket(S, Family, Fd, SockOpts, Retries) ->
     Fam = case Family of inet -> 1; inet6 -> 2; local -> 3 end,
     Adopt = case Fd of -1 -> <<>>; _ -> <<Fd:32>> end,
     case ctl(S, ?GS_REQ_OPEN, <<Fam, (scheduler_id()):32, Adopt/binary>>) of
@@ -418,13 +429,54 @@ open(Family, Fd, SockOpts, Retries) ->
                     Error
             end;
         <<?GS_REP_ERROR, "no_pollset">> when Retries > 0 ->
-            %% A drop-in user may not have started us: do it for them.
+            %% Loaded, but not running (stopped, or never started).
             erlang:port_close(S),
-            _ = application:start(gen_socket),
-            open(Family, Fd, SockOpts, Retries - 1);
+            start_then(fun() -> open(Family, Fd, SockOpts, Retries - 1) end);
+        <<?GS_REP_ERROR, "no_pollset">> ->
+            erlang:port_close(S),
+            {error, closed};
         <<?GS_REP_ERROR, E/binary>> ->
             erlang:port_close(S),
             {error, binary_to_atom(E, latin1)}
+    end.
+
+start_then(Fun) ->
+    case ensure_started() of
+        ok -> Fun();
+        Error -> Error
+    end.
+
+%% No setup call, as with gen_tcp: the application (driver, pollsets)
+%% comes up on first use.  Concurrent first calls all ask the application
+%% controller, which starts it once and tells the others already_started.
+%% Never while the node is stopping: an acceptor pool restarting against
+%% a stopped gen_socket must not bring it back during init:stop/0 (the
+%% controller, busy stopping, would never answer); those calls get
+%% {error, closed}, as on a closed socket.
+%% A start in progress makes the controller hold the other callers until
+%% it is done, so whoever returns from here finds the pollsets running.
+ensure_started() ->
+    case node_stopping() of
+        true ->
+            {error, closed};
+        false ->
+            case catch application:start(gen_socket) of
+                ok -> ok;
+                {error, {already_started, gen_socket}} -> ok;
+                Other -> not_started(Other)
+            end
+    end.
+
+not_started(Reason) ->
+    case node_stopping() of
+        true -> {error, closed};
+        false -> erlang:error({gen_socket_not_started, Reason})
+    end.
+
+node_stopping() ->
+    case init:get_status() of
+        {stopping, _} -> true;
+        _ -> false
     end.
 
 bind(_S, none, _Port) ->
@@ -466,10 +518,11 @@ await(S, Timeout) ->
     end.
 
 %% The binding policy (see README): with policy 1 the caller moves to the
-%% scheduler of its socket's pollset.  process_flag(scheduler, N) is not
-%% documented, so a VM without it only loses the binding.
+%% scheduler of its socket's pollset, if that scheduler is online, and is
+%% not left bound (gen_socket_sched: a process bound to a scheduler that
+%% goes offline would never run again).
 bind_process(true, Pollset) ->
-    catch erlang:process_flag(scheduler, Pollset),
+    _ = gen_socket_sched:move_to(Pollset),
     ok;
 bind_process(_, _) ->
     ok.

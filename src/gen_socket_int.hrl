@@ -4,6 +4,7 @@
 -define(GS_REQ_HANDBACK,     102).
 -define(GS_REQ_INFO,         103).
 -define(GS_REQ_SET_POLICY,   104).
+-define(GS_REQ_ORPHANS,      105).
 -define(GS_REQ_OPEN,         110).
 -define(GS_REQ_BIND,         111).
 -define(GS_REQ_LISTEN,       112).
