@@ -21,7 +21,7 @@
 %% Empty rounds before the loop goes back to the watcher thread.
 -define(EMPTY_ROUNDS, 2).
 %% Rounds before the poller looks at its mailbox again.
--define(MAX_ROUNDS, 200).
+-define(MAX_ROUNDS, 10).
 %% Wake-ups between two checks that the poller is still on its scheduler.
 -define(HOME_CHECK, 64).
 
