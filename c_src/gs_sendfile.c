@@ -96,6 +96,7 @@ static int sf_run(gs_socket *s, ErlDrvTermData from, size_t budget)
             return sf_error(s, from, e);
         }
         s->sf.skip -= (size_t)n;
+        s->ps->round_bytes += (size_t)n;
     }
     while (s->sf.left > 0) {
         uint64_t want = s->sf.left;
@@ -110,6 +111,7 @@ static int sf_run(gs_socket *s, ErlDrvTermData from, size_t budget)
             s->sf.offset += (uint64_t)n;
             s->sf.left -= (uint64_t)n;
             budget -= (size_t)n;
+            s->ps->round_bytes += (size_t)n;    /* the phase's budget */
         } else if (n == 0) {
             s->sf.left = 0;             /* end of file */
         } else {
