@@ -324,7 +324,7 @@ static int socket_gone(gs_socket *s)
     s->fd = -1;
     s->state = GS_ST_CLOSED;
     erl_drv_mutex_unlock(s->ps->mtx);
-    if (fd >= 0) close(fd);
+    gs_close_fd(fd);    /* may linger (an inherited SO_LINGER): rule 12 */
     return 1;
 }
 
