@@ -1408,7 +1408,7 @@ static int accept_one(gs_socket *s, ErlDrvPort creator, ErlDrvTermData from,
     gs_port *gp;
     ErlDrvPort np;
     ErlDrvTermData pterm;
-    int fd;
+    int fd, index;
 
     for (;;) {
         fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1452,6 +1452,10 @@ static int accept_one(gs_socket *s, ErlDrvPort creator, ErlDrvTermData from,
     gp->ps = NULL;
     gp->port = NULL;
     gs_socket_ref(ns);
+    /* Read before the port exists: once it does, its stop (the acceptor
+     * killed) may drop the pollset reference ns holds, and with the
+     * pollset destroyed meanwhile, that was the last one. */
+    index = ps->index;
     np = driver_create_port(creator, pid, "gen_socket_drv", (ErlDrvData)gp);
     if (np == (ErlDrvPort)-1 || np == NULL) {
         driver_free(gp);
@@ -1473,7 +1477,7 @@ static int accept_one(gs_socket *s, ErlDrvPort creator, ErlDrvTermData from,
         ErlDrvTermData spec[] = {
             ERL_DRV_ATOM, am_gs, ERL_DRV_PORT, s->port_term,
             ERL_DRV_ATOM, am_ok, ERL_DRV_PORT, pterm,
-            ERL_DRV_INT, (ErlDrvTermData)ps->index,
+            ERL_DRV_INT, (ErlDrvTermData)index,
             ERL_DRV_ATOM, gs_registry_policy() == 1 ? am_true : am_false,
             ERL_DRV_TUPLE, 4, ERL_DRV_TUPLE, 3 };
         send_spec(from, pid, spec, sizeof spec / sizeof spec[0]);
