@@ -82,8 +82,15 @@ accept(L, Timeout0) when is_port(L), (Timeout0 =:= infinity orelse
 
 accepted({ok, S, Pollset, Bind}) ->
     inet_db:register_socket(S, ?MODULE),
-    <<?GS_REP_OK>> = ctl(S, ?GS_REQ_ATTACH, <<>>),
-    bind_process(Bind, Pollset),
+    case catch ctl(S, ?GS_REQ_ATTACH, <<>>) of
+        <<?GS_REP_OK>> ->
+            bind_process(Bind, Pollset);
+        _ ->
+            %% Its pollset went away since the accept (application stop,
+            %% poller killed): S answers as closed from now on, as if the
+            %% pollset had died a moment after this call.
+            ok
+    end,
     {ok, S};
 accepted(Error) ->
     Error.
