@@ -268,10 +268,17 @@ same_pollset_pair(L, Port, Want, N, Spare) ->
             [gen_socket:close(X) || X <- Spare],
             {C, A};
         _ ->
-            %% Least-loaded placement alternates: an extra listen socket
-            %% shifts the parity of the next two picks.
-            {ok, X} = gen_socket:listen(0, []),
-            same_pollset_pair(L, Port, Want, N - 1, [X, C, A | Spare])
+            %% Least-loaded placement keeps the pollsets level, so make
+            %% Want the emptiest by two or more: open a batch of spare
+            %% sockets (they spread evenly) and close those that landed on
+            %% Want; the next two picks then go to Want.
+            Xs = [element(2, gen_socket:listen(0, []))
+                  || _ <- lists:seq(1, 4 * erlang:system_info(schedulers))],
+            {OnWant, Others} =
+                lists:partition(fun(X) -> gen_socket:socket_info(X, pollset) =:= Want end,
+                                [C, A | Xs]),
+            [gen_socket:close(X) || X <- OnWant],
+            same_pollset_pair(L, Port, Want, N - 1, Others ++ Spare)
     end.
 
 now_ms() -> erlang:monotonic_time(millisecond).
