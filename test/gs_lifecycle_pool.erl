@@ -40,7 +40,7 @@ start(_, _) ->
 %% to listen again, so that attempt is made while the node stops.
 prep_stop(State) ->
     gs_lifecycle_witness ! {wait_relisten, self()},
-    receive relistened -> ok after 5000 -> erlang:display(no_relisten) end,
+    receive relistened -> ok after 5000 -> say(no_relisten) end,
     State.
 
 stop(_) ->
@@ -55,7 +55,7 @@ init({listener, N}) ->
     R = gen_socket:listen(0, [binary, {active, false}, {reuseaddr, true}]),
     case init:get_status() of
         {stopping, _} ->
-            erlang:display({listen_while_stopping, R}),
+            say({listen_while_stopping, R}),
             gs_lifecycle_witness ! relisten;
         _ ->
             ok
@@ -86,6 +86,14 @@ acceptor(L, I) ->
         {error, Reason} ->
             exit({accept, Reason})
     end.
+
+%% One whole line on the node's output, written by the user io server,
+%% which also writes the logger's reports: erlang:display/1 writes to
+%% fd 1 itself, one byte per write(2), so a report written meanwhile
+%% could split its line (seen: "{l=SUPERVISOR REPORT...") and the test
+%% would not find it.  ~w: never broken over lines.
+say(Term) ->
+    io:format(user, "~w~n", [Term]).
 
 %% Remembers the listening port and whether a listen happened during the
 %% stop; answers whoever asks.
