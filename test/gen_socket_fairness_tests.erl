@@ -283,14 +283,14 @@ same_pollset_pair(L, Port, Want, N, Spare) ->
 
 now_ms() -> erlang:monotonic_time(millisecond).
 
+set_mode(S, true) -> inet:setopts(S, [{active, true}]);
+set_mode(S, {n, N}) -> inet:setopts(S, [{active, N}]);
+set_mode(S, once) -> inet:setopts(S, [{active, once}]);
+set_mode(_, passive) -> ok.
+
 owner_start(Mod, S, Mode, Parent) ->
     receive go -> ok end,
-    case Mode of
-        true -> ok = inet:setopts(S, [{active, true}]);
-        {n, N} -> ok = inet:setopts(S, [{active, N}]);
-        once -> ok = inet:setopts(S, [{active, once}]);
-        passive -> ok
-    end,
+    ok = set_mode(S, Mode),
     {Got, Q} = owner_loop(Mod, S, Mode, 0, 0),
     Parent ! {owner_done, self(), Got, Q}.
 
@@ -466,12 +466,7 @@ stream({Mode, Packet, Sender}, Seed) ->
     {ok, S} = gen_socket:accept(L, 20000),
     gen_socket:close(L),
     ok = inet:setopts(S, [{packet, Packet}]),
-    case Mode of
-        true -> ok = inet:setopts(S, [{active, true}]);
-        {n, N} -> ok = inet:setopts(S, [{active, N}]);
-        once -> ok = inet:setopts(S, [{active, once}]);
-        passive -> ok
-    end,
+    ok = set_mode(S, Mode),
     Got = receive_all(S, Mode, []),
     gen_socket:close(S),
     case Packet of
