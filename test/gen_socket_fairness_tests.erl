@@ -218,15 +218,16 @@ blast_loop(C, Bin, End, N) ->
 
 local_peer(Port, Dur) ->
     Self = self(),
-    spawn_link(fun() -> Self ! {sent, blast(Port, Dur)} end).
+    spawn_link(fun() -> Self ! {sent, self(), blast(Port, Dur)} end).
 
 %% Runs one scenario in this VM; Peer(Port, Dur) makes a peer blast Port
-%% for Dur ms (a local process, or the parent of a child VM).
+%% for Dur ms (a local process, whose pid it returns and which reports
+%% {sent, Pid, Bytes}, or the parent of a child VM, which counts there).
 scenario(Mod, Mode, Dur, Peer) ->
     Opts = [binary, {active, false}, {reuseaddr, true}],
     {ok, L} = Mod:listen(0, Opts),
     {ok, Port} = inet:port(L),
-    Peer(Port, Dur),
+    PeerPid = Peer(Port, Dur),
     {ok, S} = Mod:accept(L, 10000),
     {C2, S2} = same_pollset_pair(Mod, L, Port, S),
     Self = self(),
@@ -243,7 +244,13 @@ scenario(Mod, Mode, Dur, Peer) ->
     {Gap, Ticks} = receive {ticker, Ticker, G1, T1} -> {G1, T1} end,
     TQ = receive {sampler, Sampler, Q1} -> Q1 end,
     {EchoMax, Echoes} = receive {echo, Echo, E1, N1} -> {E1, N1} end,
-    Sent = receive {sent, Bytes} -> [{sent, Bytes}] after 0 -> [] end,
+    %% The owner saw the peer's close, but the peer's count may still be
+    %% on its way: wait for this peer's own report.
+    Sent = case is_pid(PeerPid) of
+               true -> receive {sent, PeerPid, Bytes} -> [{sent, Bytes}]
+                       after 30000 -> [{sent, no_count}] end;
+               false -> []
+           end,
     [Mod:close(X) || X <- [L, C2, S2]],
     {Mod, Mode, Sent ++ [{gap, Gap}, {queue, max(Q, TQ)}, {echo, EchoMax},
                          {got, Got}, {ticks, Ticks}, {echoes, Echoes}]}.
